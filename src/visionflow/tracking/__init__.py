@@ -1,0 +1,34 @@
+"""Multi-object tracking: per-stream trackers that assign ``track_id`` to detections.
+
+Every tracker follows one verb, ``tracker.update(detections) -> detections``,
+on the detections of one frame, plus ``reset()``. :class:`MultiStreamTracker`
+routes a multi-stream batch to one tracker per stream.
+"""
+
+from visionflow.tracking._table import TrackState, TrackTable
+from visionflow.tracking.bytetrack import ByteTrack
+from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.tracking.matching import (
+    fuse_score,
+    iou_distance,
+    iou_matrix,
+    linear_assignment,
+    mask_classes,
+)
+from visionflow.tracking.multistream import MultiStreamTracker, Tracker
+
+__all__ = [
+    "ByteTrack",
+    "KalmanFilterXYAH",
+    "MultiStreamTracker",
+    "TrackState",
+    "TrackTable",
+    "Tracker",
+    "fuse_score",
+    "iou_distance",
+    "iou_matrix",
+    "linear_assignment",
+    "mask_classes",
+    "xyah_to_xyxy",
+    "xyxy_to_xyah",
+]

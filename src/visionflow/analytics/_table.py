@@ -1,0 +1,119 @@
+"""Per-track state held as columns of NumPy arrays, keyed by sorted track ids.
+
+Analytics keep a little state per track (which side of a line it settled on,
+whether it is inside a zone, when it was last seen). Holding that state in a
+``dict`` keyed by track id would mean a Python loop over tracks every frame;
+here every column is one array, rows are sorted by track id, and a frame's
+tracks are located with one :func:`numpy.searchsorted` call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Column = npt.NDArray[Any]
+
+
+class TrackTable:
+    """Columns of per-track state, one row per track id, rows sorted by id.
+
+    Args:
+        defaults: column name → a one-row template array; its dtype and trailing
+            shape define the column, its value fills the rows of new tracks.
+    """
+
+    def __init__(self, defaults: dict[str, np.generic | Column]) -> None:
+        self._defaults = {name: np.asarray(value) for name, value in defaults.items()}
+        self.ids: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        self.columns: dict[str, Column] = {}
+        self.clear()
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, name: str) -> Column:
+        return self.columns[name]
+
+    def clear(self) -> None:
+        """Forget every track."""
+        self.ids = np.zeros(0, np.int64)
+        self.columns = {
+            name: np.zeros((0, *value.shape), value.dtype) for name, value in self._defaults.items()
+        }
+
+    def locate(self, track_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+        """Row of each id, inserting default rows for ids not held yet.
+
+        Args:
+            track_ids: ``[N]`` unique track ids of one frame.
+
+        Returns:
+            ``[N]`` row indices into :attr:`ids` and every column.
+        """
+        new_ids = np.setdiff1d(track_ids, self.ids, assume_unique=True)
+        if len(new_ids):
+            self._insert(new_ids)
+        return np.searchsorted(self.ids, track_ids)
+
+    def is_new(self, track_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+        """``[N]`` bool: which ids the table does not hold yet."""
+        return ~np.isin(track_ids, self.ids, assume_unique=True)
+
+    def keep(self, mask: npt.NDArray[np.bool_]) -> None:
+        """Keep only the rows where ``mask`` is true (bounded memory)."""
+        self.ids = self.ids[mask]
+        self.columns = {name: col[mask] for name, col in self.columns.items()}
+
+    def _insert(self, new_ids: npt.NDArray[np.int64]) -> None:
+        ids = np.concatenate([self.ids, new_ids])
+        order = np.argsort(ids, kind="stable")
+        self.ids = ids[order]
+        for name, col in self.columns.items():
+            template = self._defaults[name]
+            fill = np.broadcast_to(template, (len(new_ids), *template.shape))
+            self.columns[name] = np.concatenate([col, fill])[order]
+
+
+def check_track_ids(track_ids: npt.NDArray[np.int64], owner: str) -> None:
+    """Raise ``ValueError`` unless every id is positive and unique in the frame.
+
+    Args:
+        track_ids: ``[N]`` track ids of one frame of one stream.
+        owner: name used in the error message (``LineCounter 'gate'``).
+    """
+    if len(track_ids) and int(track_ids.min()) <= 0:
+        raise ValueError(
+            f"{owner}: track_id must be positive (confirmed tracks only), "
+            f"got {track_ids[track_ids <= 0].tolist()}; hint: run a tracker before analytics"
+        )
+    ordered = np.sort(track_ids)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
+    if len(repeated):
+        raise ValueError(
+            f"{owner}: track_id must be unique within a frame, got repeats {repeated.tolist()}; "
+            "hint: pass the tracks of one frame of one stream"
+        )
+
+
+def check_positive(name: str, value: int) -> None:
+    """Raise ``ValueError`` unless ``value`` is an int >= 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+
+
+def class_mask(
+    class_id: npt.NDArray[np.int32], class_ids: frozenset[int] | None
+) -> npt.NDArray[np.bool_]:
+    """``[N]`` bool: rows whose class passes the filter (``None`` keeps all)."""
+    if class_ids is None:
+        return np.ones(len(class_id), bool)
+    return np.isin(class_id, np.fromiter(class_ids, np.int64, len(class_ids)))
+
+
+def count_by_class(class_id: npt.NDArray[np.integer[Any]]) -> dict[int, int]:
+    """``{class_id: rows}`` for the given class ids (one entry per distinct class)."""
+    classes, counts = np.unique(class_id, return_counts=True)
+    return dict(zip(classes.tolist(), counts.tolist(), strict=True))

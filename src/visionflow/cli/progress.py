@@ -1,0 +1,62 @@
+"""A rich progress display that polls a running pipeline."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from visionflow.pipeline import Pipeline, RunSummary
+
+_POLL_S = 0.2
+
+
+def run_with_progress(pipeline: Pipeline, console: Console, *, quiet: bool) -> RunSummary:
+    """Start ``pipeline``, show per-stream progress until it ends, return the summary."""
+    pipeline.start()
+    try:
+        if quiet:
+            pipeline.wait()
+        else:
+            _poll(pipeline, console)
+    finally:
+        pipeline.close()
+    return pipeline.summary()
+
+
+def _poll(pipeline: Pipeline, console: Console) -> None:
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>6.1f} fps"),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[counts]}"),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks = {
+            sid: bar.add_task(sid, total=s.expected_frames or None, fps=0.0, counts="")
+            for sid, s in pipeline.streams.items()
+        }
+        while not pipeline.wait(_POLL_S):
+            _refresh(bar, tasks, pipeline)
+        _refresh(bar, tasks, pipeline)
+
+
+def _refresh(bar: Progress, tasks: dict[str, int], pipeline: Pipeline) -> None:
+    summary = pipeline.summary()
+    for status in summary.streams:
+        fps = status.frames_processed / summary.wall_s if summary.wall_s else 0.0
+        counts = _counts_text(summary, status.stream_id)
+        total = status.expected_frames or None
+        bar.update(tasks[status.stream_id], completed=status.frames_processed, total=total,
+                   fps=fps, counts=counts)  # fmt: skip
+
+
+def _counts_text(summary: RunSummary, stream_id: str) -> str:
+    parts = []
+    for name, directions in summary.line_counts.get(stream_id, {}).items():
+        totals = "/".join(f"{d} {sum(c.values())}" for d, c in directions.items())
+        parts.append(f"{name}: {totals}")
+    for name, zone in summary.zone_counts.get(stream_id, {}).items():
+        parts.append(f"{name}: {sum(zone.get('occupancy', {}).values())} inside")
+    return "  ".join(parts)

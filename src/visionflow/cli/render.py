@@ -1,0 +1,62 @@
+"""Rich renderings of run summaries for the CLI."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from visionflow.pipeline import RunSummary
+
+
+def summary_tables(summary: RunSummary) -> list[Table]:
+    """Tables for streams, per-stage latency and counts."""
+    tables = [_streams_table(summary), _latency_table(summary)]
+    if summary.line_counts or summary.zone_counts:
+        tables.append(_counts_table(summary))
+    return tables
+
+
+def _streams_table(summary: RunSummary) -> Table:
+    title = f"{summary.frames} frames in {summary.wall_s:.1f} s = {summary.fps:.1f} fps"
+    if summary.interrupted:
+        title += " (interrupted)"
+    table = Table(title=title)
+    for col in ("stream", "frames", "corrupt packets", "status"):
+        table.add_column(col, justify="right" if col != "status" else "left")
+    for s in summary.streams:
+        status = f"[red]failed: {s.error}[/red]" if s.error else "[green]ok[/green]"
+        table.add_row(s.stream_id, str(s.frames_processed), str(s.corrupt_packets), status)
+    return table
+
+
+def _latency_table(summary: RunSummary) -> Table:
+    table = Table(title="per-stage latency per frame (ms)")
+    for col in ("stage", "samples", "p50", "p90", "p99", "max"):
+        table.add_column(col, justify="right")
+    for s in summary.stats.summary():
+        table.add_row(
+            s.stage, str(s.samples), *(f"{v:.2f}" for v in (s.p50_ms, s.p90_ms, s.p99_ms, s.max_ms))
+        )
+    return table
+
+
+def _counts_table(summary: RunSummary) -> Table:
+    table = Table(title="counts")
+    for col in ("stream", "kind", "name", "counts"):
+        table.add_column(col)
+    for stream, lines in summary.line_counts.items():
+        for name, directions in lines.items():
+            table.add_row(stream, "line", name, _fmt_nested(directions))
+    for stream, zones in summary.zone_counts.items():
+        for name, occupancy in zones.items():
+            text = ", ".join(f"{k}={v}" for k, v in occupancy.items()) or "empty"
+            table.add_row(stream, "zone (now / entered)", name, text)
+    return table
+
+
+def _fmt_nested(directions: dict[str, dict[str, int]]) -> str:
+    parts = []
+    for direction, per_class in directions.items():
+        total = sum(per_class.values())
+        detail = ", ".join(f"{k} {v}" for k, v in per_class.items())
+        parts.append(f"{direction} {total}" + (f" ({detail})" if detail else ""))
+    return " / ".join(parts)

@@ -1,0 +1,191 @@
+"""The configuration schema: one YAML file, validated by pydantic.
+
+Every model is frozen and rejects unknown keys, so a typo (``confidense:``)
+is an error with its YAML path instead of a silently ignored option. The
+commented ``default.yaml`` next to this module documents every option.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CONFIG_VERSION = 1
+
+XY = tuple[float, float]
+Anchor = Literal[
+    "center", "bottom_center", "top_center", "bottom_left", "bottom_right", "top_left", "top_right"
+]
+ClassRef = int | str
+"""A class given by index into the model's names (``0``) or by name (``"person"``)."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class SourceConfig(_Model):
+    """One input stream."""
+
+    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
+    uri: Annotated[str, Field(min_length=1)]
+    loop: bool = False
+
+
+class ModelConfig(_Model):
+    """The detector's model files and runtime."""
+
+    kind: Literal["darknet", "onnx"] = "darknet"
+    cfg: Path | None = None
+    weights: Path
+    names: Path | None = None
+    input_size: Annotated[int, Field(ge=32, le=4096, multiple_of=32)] | tuple[int, int] = 416
+    backend: Literal["onnxruntime"] = "onnxruntime"
+    threads: Annotated[int, Field(ge=0, le=256)] = 0
+    cache_dir: Path | None = None
+
+    @model_validator(mode="after")
+    def _darknet_needs_cfg(self) -> ModelConfig:
+        if self.kind == "darknet" and self.cfg is None:
+            raise ValueError("model.kind 'darknet' needs model.cfg (the .cfg file next to .weights)")
+        return self
+
+    @property
+    def input_size_wh(self) -> tuple[int, int]:
+        """Model input ``(width, height)`` in pixels."""
+        if isinstance(self.input_size, int):
+            return (self.input_size, self.input_size)
+        return self.input_size
+
+
+class DetectorConfig(_Model):
+    """Thresholds applied after the model."""
+
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.25
+    nms_iou: Annotated[float, Field(gt=0.0, le=1.0)] = 0.45
+    classes: list[ClassRef] | None = None
+    max_detections: Annotated[int, Field(ge=1, le=10000)] = 300
+
+
+class BatchingConfig(_Model):
+    """How frames of several streams are grouped for inference."""
+
+    max_batch_size: Annotated[int, Field(ge=1, le=256)] = 4
+    timeout_ms: Annotated[float, Field(ge=0.0, le=10000.0)] = 20.0
+
+
+class TrackerConfig(_Model):
+    """ByteTrack parameters (names follow the paper's, with units)."""
+
+    kind: Literal["bytetrack"] = "bytetrack"
+    high_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    low_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
+    new_track_threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.6
+    match_threshold: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    lost_buffer_frames: Annotated[int, Field(ge=0)] = 30
+    min_hits: Annotated[int, Field(ge=1)] = 2
+    class_aware: bool = True
+
+    @model_validator(mode="after")
+    def _ordered_thresholds(self) -> TrackerConfig:
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"tracker.low_threshold ({self.low_threshold}) must be <= "
+                f"tracker.high_threshold ({self.high_threshold})"
+            )
+        return self
+
+
+class LineConfig(_Model):
+    """A counting line segment; 'in' is crossing from its left to its right side."""
+
+    name: Annotated[str, Field(min_length=1)]
+    start: XY
+    end: XY
+    streams: list[str] | None = None
+    in_name: str = "in"
+    out_name: str = "out"
+    classes: list[ClassRef] | None = None
+    anchor: Anchor = "bottom_center"
+    min_frames: Annotated[int, Field(ge=1)] = 2
+
+    @model_validator(mode="after")
+    def _distinct_ends(self) -> LineConfig:
+        if self.start == self.end:
+            raise ValueError(f"line start and end are the same point {list(self.start)}")
+        return self
+
+
+class ZoneConfig(_Model):
+    """A polygon zone with occupancy and enter/exit events."""
+
+    name: Annotated[str, Field(min_length=1)]
+    polygon: Annotated[list[XY], Field(min_length=3)]
+    streams: list[str] | None = None
+    classes: list[ClassRef] | None = None
+    anchor: Anchor = "bottom_center"
+    min_frames: Annotated[int, Field(ge=1)] = 2
+
+
+class AnalyticsConfig(_Model):
+    """Lines and zones; each applies to the listed streams (all when omitted)."""
+
+    lines: list[LineConfig] = []
+    zones: list[ZoneConfig] = []
+    forget_frames: Annotated[int, Field(ge=1)] = 60
+
+
+class EventsConfig(_Model):
+    """Where events go."""
+
+    jsonl: bool = True
+    counts_interval_s: Annotated[float, Field(ge=0.0)] = 1.0
+
+
+class OutputConfig(_Model):
+    """Output folder and annotated video."""
+
+    dir: Path = Path("out")
+    video: bool = True
+    codec: str = "libx264"
+    crf: Annotated[int, Field(ge=0, le=51)] = 23
+    preset: str = "veryfast"
+
+
+class PipelineConfig(_Model):
+    """The whole pipeline: the root of the YAML file."""
+
+    version: Literal[1] = CONFIG_VERSION
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    sources: Annotated[list[SourceConfig], Field(min_length=1)]
+    model: ModelConfig
+    detector: DetectorConfig = DetectorConfig()
+    batching: BatchingConfig = BatchingConfig()
+    tracker: TrackerConfig = TrackerConfig()
+    analytics: AnalyticsConfig = AnalyticsConfig()
+    events: EventsConfig = EventsConfig()
+    output: OutputConfig = OutputConfig()
+
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: list[SourceConfig]) -> list[SourceConfig]:
+        ids = [s.id for s in sources]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"source ids must be unique, repeated: {dup}")
+        return sources
+
+    @model_validator(mode="after")
+    def _known_streams(self) -> PipelineConfig:
+        ids = {s.id for s in self.sources}
+        for kind, items in (("lines", self.analytics.lines), ("zones", self.analytics.zones)):
+            for item in items:
+                unknown = sorted(set(item.streams or ()) - ids)
+                if unknown:
+                    raise ValueError(
+                        f"analytics.{kind} '{item.name}' names unknown streams {unknown}; "
+                        f"known source ids: {sorted(ids)}"
+                    )
+        return self

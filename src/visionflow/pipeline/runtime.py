@@ -1,0 +1,275 @@
+"""The pipeline runtime: threads, queues and lifecycle.
+
+Threads (all joined by bounded, blocking queues — file sources are lossless)::
+
+    source[cam0] ─┐
+    source[cam1] ─┼─▶ batcher ─▶ infer thread ─▶ video worker  (annotate + encode)
+    source[...]  ─┘   (detect, track, analytics) └▶ event worker (JSON Lines)
+
+Decode (PyAV), inference (ONNX Runtime) and encode (libx264) release the GIL,
+so these threads overlap for real. Python runs per batch and per frame,
+never per object.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from visionflow.batching import FrameBatcher
+from visionflow.config import PipelineConfig
+from visionflow.errors import PipelineStateError, SourceError
+from visionflow.pipeline.build import Components, build_components
+from visionflow.pipeline.stats import LatencyStats
+from visionflow.pipeline.stream_analytics import EventBatch
+from visionflow.types import Detections, Frame, FrameBatch
+
+log = logging.getLogger(__name__)
+
+_JOIN_TIMEOUT_S = 30.0
+
+
+class PipelineState(enum.Enum):
+    """Lifecycle: NEW → RUNNING → (STOPPING →) FINISHED → CLOSED."""
+
+    NEW = "new"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FINISHED = "finished"
+    CLOSED = "closed"
+
+
+@dataclass
+class StreamStatus:
+    """Progress and health of one stream."""
+
+    stream_id: str
+    expected_frames: int = 0
+    frames_decoded: int = 0
+    frames_processed: int = 0
+    corrupt_packets: int = 0
+    error: str | None = None
+    finished: bool = False
+
+
+@dataclass
+class RunSummary:
+    """What a finished run did: per-stream status, latencies and counts."""
+
+    streams: list[StreamStatus]
+    wall_s: float
+    frames: int
+    stats: LatencyStats
+    line_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
+    zone_counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    events_written: int = 0
+    interrupted: bool = False
+
+    @property
+    def fps(self) -> float:
+        """Frames processed per second of wall time, all streams together."""
+        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def failed_streams(self) -> list[StreamStatus]:
+        """Streams that ended with an error."""
+        return [s for s in self.streams if s.error is not None]
+
+
+class Pipeline:
+    """A running visionflow pipeline built from a :class:`PipelineConfig`.
+
+    Use as a context manager or call :meth:`start`, :meth:`wait` and
+    :meth:`close`. :meth:`stop` may be called from any thread (e.g. a signal
+    handler): sources stop reading, frames already decoded are processed,
+    the videos are finalised and every event is flushed.
+    """
+
+    def __init__(self, config: PipelineConfig) -> None:
+        self.config = config
+        self.state = PipelineState.NEW
+        self.stats = LatencyStats()
+        self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
+        self._stop = threading.Event()
+        self._done = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._components: Components | None = None
+        self._started_at = 0.0
+        self._ended_at = 0.0
+
+    def __enter__(self) -> Pipeline:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- lifecycle -------------------------------------------------------
+
+    def start(self) -> None:
+        """Open every source, build the stages and start the threads.
+
+        Raises:
+            PipelineStateError: the pipeline was already started or closed.
+            VisionflowError: a model or output could not be set up.
+        """
+        if self.state is not PipelineState.NEW:
+            raise PipelineStateError(f"start() needs a new pipeline, this one is {self.state.value}")
+        comps = build_components(self.config, self._on_source_error)
+        self._components = comps
+        self._batcher = FrameBatcher(
+            self.config.batching.max_batch_size, self.config.batching.timeout_ms / 1e3
+        )
+        for status in self.streams.values():
+            status.expected_frames = comps.sources[status.stream_id].expected_frames
+        self._started_at = time.perf_counter()
+        self.state = PipelineState.RUNNING
+        for worker in comps.workers():
+            worker.start()
+        self._spawn("infer", self._infer_loop)
+        for stream_id in comps.sources:
+            self._batcher.register(stream_id)
+            self._spawn(f"source-{stream_id}", self._source_loop, stream_id)
+
+    def stop(self) -> None:
+        """Ask the pipeline to stop soon (safe from signal handlers and threads)."""
+        if self.state is PipelineState.RUNNING:
+            self.state = PipelineState.STOPPING
+        self._stop.set()
+        if self._components is not None:
+            for source in self._components.sources.values():
+                source.stop()
+
+    def wait(self, timeout_s: float | None = None) -> bool:
+        """Block until the run finished; ``False`` if ``timeout_s`` passed first."""
+        return self._done.wait(timeout_s)
+
+    def run(self) -> RunSummary:
+        """Start, wait for the end of every stream, close, and summarise."""
+        with self:
+            self.wait()
+        return self.summary()
+
+    def close(self) -> None:
+        """Stop, drain and release everything (idempotent)."""
+        if self.state is PipelineState.CLOSED:
+            return
+        if self.state is not PipelineState.NEW:
+            self.stop()
+            self._done.wait(_JOIN_TIMEOUT_S)
+            for thread in self._threads:
+                thread.join(_JOIN_TIMEOUT_S)
+        self.state = PipelineState.CLOSED
+
+    # -- observation -----------------------------------------------------
+
+    @property
+    def interrupted(self) -> bool:
+        """Whether :meth:`stop` was called before the sources ended."""
+        return self._stop.is_set()
+
+    def summary(self) -> RunSummary:
+        """A snapshot of progress, latencies and counts (valid while running too)."""
+        end = self._ended_at or time.perf_counter()
+        comps = self._components
+        return RunSummary(
+            streams=list(self.streams.values()),
+            wall_s=end - self._started_at if self._started_at else 0.0,
+            frames=sum(s.frames_processed for s in self.streams.values()),
+            stats=self.stats,
+            line_counts=comps.analytics.line_counts() if comps else {},
+            zone_counts=comps.analytics.zone_counts() if comps else {},
+            events_written=comps.events_written() if comps else 0,
+            interrupted=self.interrupted,
+        )
+
+    # -- threads ---------------------------------------------------------
+
+    def _spawn(self, name: str, target: object, *args: object) -> None:
+        thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
+        self._threads.append(thread)
+        thread.start()
+
+    def _source_loop(self, stream_id: str) -> None:
+        assert self._components is not None
+        source = self._components.sources[stream_id]
+        status = self.streams[stream_id]
+        try:
+            for frame in self._timed_frames(source.frames()):
+                status.frames_decoded += 1
+                self._batcher.put(frame)
+                if self._stop.is_set():
+                    break
+        except SourceError as exc:
+            self._on_source_error(stream_id, exc)
+        finally:
+            status.corrupt_packets = source.corrupt_packets
+            source.close()
+            status.finished = True
+            self._batcher.end(stream_id)
+
+    def _timed_frames(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        while True:
+            t0 = time.perf_counter()
+            frame = next(frames, None)
+            if frame is None:
+                return
+            self.stats.add("decode", time.perf_counter() - t0)
+            yield frame
+
+    def _on_source_error(self, stream_id: str, exc: BaseException) -> None:
+        self.streams[stream_id].error = str(exc)
+        log.error("stream %s failed: %s", stream_id, exc)
+
+    def _infer_loop(self) -> None:
+        assert self._components is not None
+        try:
+            while (batch := self._batcher.next_batch()) is not None:
+                self._process(batch)
+        except Exception:
+            log.exception("inference loop failed; stopping the pipeline")
+            self.stop()
+            raise
+        finally:
+            self._finish()
+
+    def _process(self, batch: FrameBatch) -> None:
+        comps = self._components
+        assert comps is not None
+        n = len(batch)
+        self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
+        detections = comps.detector.detect([f.image_rgb for f in batch.frames])
+        for stage, seconds in comps.detector.last_timings.items():
+            self.stats.add_many(stage, seconds, n)
+        t0 = time.perf_counter()
+        tracks = comps.tracker.update(detections, [f.stream_id for f in batch.frames])
+        t1 = time.perf_counter()
+        events = comps.analytics.update(batch, tracks)
+        self.stats.add_many("tracking", t1 - t0, n)
+        self.stats.add_many("analytics", time.perf_counter() - t1, n)
+        comps.publish(EventBatch(events, tuple(f.arrival_ns for f in batch.frames)))
+        self._hand_to_video(batch, tracks)
+        for frame in batch.frames:
+            self.streams[frame.stream_id].frames_processed += 1
+
+    def _hand_to_video(self, batch: FrameBatch, tracks: Detections) -> None:
+        comps = self._components
+        assert comps is not None
+        if comps.video is None:
+            return
+        for slot, frame in enumerate(batch.frames):
+            overlays = comps.analytics.overlays(frame.stream_id)
+            comps.video.submit((frame, tracks.for_frame(slot), overlays))
+
+    def _finish(self) -> None:
+        comps = self._components
+        assert comps is not None
+        comps.close(self.stats)
+        self._ended_at = time.perf_counter()
+        if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
+            self.state = PipelineState.FINISHED
+        self._done.set()

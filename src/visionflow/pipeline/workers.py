@@ -1,0 +1,60 @@
+"""A bounded-queue worker thread: the building block between pipeline stages."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+_STOP = object()
+
+
+class QueueWorker(Generic[T]):
+    """Run ``handle(item)`` on a thread for every item submitted, in order.
+
+    ``submit`` blocks while the queue is full (lossless back-pressure, right
+    for file sources). The first exception raised by ``handle`` is kept in
+    :attr:`error` and later items are discarded, so one failing sink does not
+    take the pipeline down with a traceback.
+
+    Args:
+        name: thread name, shown in logs.
+        handle: called once per item on the worker thread.
+        capacity: items buffered before ``submit`` blocks.
+    """
+
+    def __init__(self, name: str, handle: Callable[[T], None], capacity: int = 16) -> None:
+        self.name = name
+        self._handle = handle
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self.error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the thread."""
+        self._thread.start()
+
+    def submit(self, item: T) -> None:
+        """Queue ``item``; blocks while the queue is full."""
+        self._queue.put(item)
+
+    def close(self, timeout_s: float | None = None) -> None:
+        """Let queued items finish, then stop the thread (idempotent)."""
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout_s)
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            if self.error is not None:
+                continue
+            try:
+                self._handle(item)  # type: ignore[arg-type]
+            except Exception as exc:  # a sink failure is reported, not fatal
+                log.error("%s failed: %s", self.name, exc)
+                self.error = exc

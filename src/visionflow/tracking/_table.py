@@ -1,0 +1,87 @@
+"""Struct-of-arrays storage of tracker state: one row per track, no object per track."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.tracking.kalman import MEASUREMENT_DIM, STATE_DIM
+
+
+class TrackState(enum.IntEnum):
+    """Life-cycle code of a track, stored as ``int8`` in :attr:`TrackTable.state`.
+
+    ``TENTATIVE`` tracks are new and not yet output; ``CONFIRMED`` tracks were
+    matched in the latest frame; ``LOST`` tracks are confirmed tracks that
+    missed at least one frame and may still be re-found.
+    """
+
+    TENTATIVE = 0
+    CONFIRMED = 1
+    LOST = 2
+
+
+UNASSIGNED_ID = 0
+"""``track_id`` of a tentative track: ids are handed out on confirmation."""
+
+
+@dataclass(slots=True)
+class TrackTable:
+    """Rows of live tracks.
+
+    Attributes:
+        track_id: ``[T]`` int64, positive once confirmed, :data:`UNASSIGNED_ID` before.
+        mean: ``[T, 8]`` float64 Kalman means (``cx, cy, a, h`` + velocities per frame).
+        cov: ``[T, 8, 8]`` float64 Kalman covariances.
+        state: ``[T]`` int8 :class:`TrackState` codes.
+        hits: ``[T]`` int32 consecutive matched frames (creation counts as one).
+        frames_since_update: ``[T]`` int32 frames since the last matched detection.
+        class_id: ``[T]`` int32 class of the detection that started the track.
+        score: ``[T]`` float32 confidence of the last matched detection.
+    """
+
+    track_id: npt.NDArray[np.int64]
+    mean: npt.NDArray[np.float64]
+    cov: npt.NDArray[np.float64]
+    state: npt.NDArray[np.int8]
+    hits: npt.NDArray[np.int32]
+    frames_since_update: npt.NDArray[np.int32]
+    class_id: npt.NDArray[np.int32]
+    score: npt.NDArray[np.float32]
+
+    @classmethod
+    def empty(cls) -> TrackTable:
+        """A table with zero tracks."""
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros((0, STATE_DIM)),
+            np.zeros((0, STATE_DIM, STATE_DIM)),
+            np.zeros(0, np.int8),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.float32),
+        )
+
+    def __len__(self) -> int:
+        return len(self.track_id)
+
+    def select(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> TrackTable:
+        """Rows picked by a boolean mask or an integer index array (copies)."""
+        return TrackTable(*(getattr(self, f.name)[index] for f in fields(self)))
+
+    def append(self, other: TrackTable) -> TrackTable:
+        """This table's rows followed by ``other``'s."""
+        parts = ((getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+        return TrackTable(*(np.concatenate(pair) for pair in parts))
+
+    def count(self, state: TrackState) -> int:
+        """Number of tracks in ``state``."""
+        return int(np.count_nonzero(self.state == state))
+
+    def boxes_xyah(self) -> npt.NDArray[np.float64]:
+        """``[T, 4]`` current ``cx, cy, a, h`` estimates."""
+        return self.mean[:, :MEASUREMENT_DIM]

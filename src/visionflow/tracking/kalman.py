@@ -1,0 +1,163 @@
+"""Constant-velocity Kalman filter over many tracks at once.
+
+State per track (8-dim, the DeepSORT / ByteTrack parametrisation)::
+
+    [cx, cy, a, h, vcx, vcy, va, vh]
+
+``cx, cy`` is the box centre in pixels, ``a = w / h`` the aspect ratio
+(unitless), ``h`` the height in pixels, and the ``v*`` their velocities per
+frame. Process and measurement noise are proportional to the current height
+(1/20 of ``h`` for positions, 1/160 of ``h`` for velocities), so the filter
+behaves the same for near and far objects.
+
+Every function takes the state of ``K`` tracks as ``mean [K, 8]`` and
+``cov [K, 8, 8]`` (float64) and processes all of them in a handful of batched
+NumPy calls: there is no Python loop over tracks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+F64Array = npt.NDArray[np.float64]
+
+STATE_DIM = 8
+MEASUREMENT_DIM = 4
+_EPS_PX = 1e-6
+
+
+def xyxy_to_xyah(xyxy: npt.ArrayLike) -> F64Array:
+    """Convert corner boxes to Kalman measurements.
+
+    Args:
+        xyxy: ``[K, 4]`` boxes ``x1, y1, x2, y2`` in pixels.
+
+    Returns:
+        ``[K, 4]`` float64 ``cx, cy, a, h`` (centre px, aspect w/h, height px).
+        Heights are clipped to a tiny positive value so ``a`` stays finite.
+    """
+    boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
+    w = boxes[:, 2] - boxes[:, 0]
+    h = np.maximum(boxes[:, 3] - boxes[:, 1], _EPS_PX)
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2
+    return np.stack([cx, cy, w / h, h], axis=1)
+
+
+def xyah_to_xyxy(xyah: npt.ArrayLike) -> F64Array:
+    """Convert ``[K, 4]`` ``cx, cy, a, h`` back to ``[K, 4]`` ``x1, y1, x2, y2`` pixels."""
+    state = np.asarray(xyah, np.float64).reshape(-1, 4)
+    half_w = state[:, 2] * state[:, 3] / 2
+    half_h = state[:, 3] / 2
+    cx, cy = state[:, 0], state[:, 1]
+    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+
+
+class KalmanFilterXYAH:
+    """Batched constant-velocity Kalman filter in ``(cx, cy, a, h)`` space.
+
+    Args:
+        std_weight_position: position noise std as a fraction of the box
+            height (ByteTrack: 1/20).
+        std_weight_velocity: velocity noise std as a fraction of the box
+            height per frame (ByteTrack: 1/160).
+
+    The aspect ratio gets fixed, small noise (``1e-2`` position, ``1e-5``
+    velocity, ``1e-1`` measurement) because it is unitless and changes slowly.
+    """
+
+    def __init__(
+        self, std_weight_position: float = 1.0 / 20, std_weight_velocity: float = 1.0 / 160
+    ) -> None:
+        self.std_weight_position = std_weight_position
+        self.std_weight_velocity = std_weight_velocity
+        self._motion = np.eye(STATE_DIM)
+        self._motion[:MEASUREMENT_DIM, MEASUREMENT_DIM:] = np.eye(MEASUREMENT_DIM)
+
+    @property
+    def motion_matrix(self) -> F64Array:
+        """``[8, 8]`` state transition for one frame (copy)."""
+        return self._motion.copy()
+
+    def _stds(self, h: F64Array, weight: float, aspect_std: float) -> F64Array:
+        """``[K, 4]`` per-track stds ``weight*h, weight*h, aspect_std, weight*h``."""
+        scaled = weight * h
+        return np.stack([scaled, scaled, np.full_like(h, aspect_std), scaled], axis=1)
+
+    def initiate(self, measurements: npt.ArrayLike) -> tuple[F64Array, F64Array]:
+        """Start tracks from unassociated measurements.
+
+        Args:
+            measurements: ``[K, 4]`` ``cx, cy, a, h`` (see :func:`xyxy_to_xyah`).
+
+        Returns:
+            ``mean [K, 8]`` (zero velocities) and ``cov [K, 8, 8]`` (diagonal).
+        """
+        z = np.asarray(measurements, np.float64).reshape(-1, MEASUREMENT_DIM)
+        mean = np.concatenate([z, np.zeros_like(z)], axis=1)
+        h = z[:, 3]
+        std_pos = 2 * self._stds(h, self.std_weight_position, 1e-2)
+        std_vel = 10 * self._stds(h, self.std_weight_velocity, 1e-5)
+        variances = np.concatenate([std_pos, std_vel], axis=1) ** 2
+        cov = np.zeros((len(z), STATE_DIM, STATE_DIM))
+        diag = np.arange(STATE_DIM)
+        cov[:, diag, diag] = variances
+        return mean, cov
+
+    def predict(self, mean: F64Array, cov: F64Array) -> tuple[F64Array, F64Array]:
+        """Advance every track by one frame.
+
+        Args:
+            mean: ``[K, 8]`` state means.
+            cov: ``[K, 8, 8]`` state covariances.
+
+        Returns:
+            New ``(mean, cov)``; the inputs are not modified. Process noise is
+            scaled by each track's height before the step.
+        """
+        h = mean[:, 3]
+        std_pos = self._stds(h, self.std_weight_position, 1e-2)
+        std_vel = self._stds(h, self.std_weight_velocity, 1e-5)
+        process_var = np.concatenate([std_pos, std_vel], axis=1) ** 2
+        new_mean = mean @ self._motion.T
+        new_cov = self._motion @ cov @ self._motion.T
+        diag = np.arange(STATE_DIM)
+        new_cov[:, diag, diag] += process_var
+        return new_mean, new_cov
+
+    def project(self, mean: F64Array, cov: F64Array) -> tuple[F64Array, F64Array]:
+        """Project states to measurement space.
+
+        Returns:
+            ``mean [K, 4]`` and innovation covariance ``cov [K, 4, 4]``
+            (state covariance plus measurement noise).
+        """
+        measurement_var = self._stds(mean[:, 3], self.std_weight_position, 1e-1) ** 2
+        proj_cov = cov[:, :MEASUREMENT_DIM, :MEASUREMENT_DIM].copy()
+        diag = np.arange(MEASUREMENT_DIM)
+        proj_cov[:, diag, diag] += measurement_var
+        return mean[:, :MEASUREMENT_DIM].copy(), proj_cov
+
+    def update(
+        self, mean: F64Array, cov: F64Array, measurements: npt.ArrayLike
+    ) -> tuple[F64Array, F64Array]:
+        """Correct every track with its associated measurement.
+
+        Args:
+            mean: ``[K, 8]`` predicted means.
+            cov: ``[K, 8, 8]`` predicted covariances.
+            measurements: ``[K, 4]`` ``cx, cy, a, h``; row ``k`` belongs to track ``k``.
+
+        Returns:
+            Corrected ``(mean [K, 8], cov [K, 8, 8])``; inputs are not modified.
+        """
+        z = np.asarray(measurements, np.float64).reshape(-1, MEASUREMENT_DIM)
+        proj_mean, proj_cov = self.project(mean, cov)
+        # The measurement matrix selects the first 4 state entries, so
+        # P H^T is a column slice; S is symmetric, so K^T = S^-1 (H P).
+        gain = np.linalg.solve(proj_cov, cov[:, :MEASUREMENT_DIM, :]).transpose(0, 2, 1)
+        innovation = z - proj_mean
+        new_mean = mean + np.einsum("kij,kj->ki", gain, innovation)
+        new_cov = cov - gain @ proj_cov @ gain.transpose(0, 2, 1)
+        return new_mean, new_cov
