@@ -6,6 +6,8 @@ Stages (PyAV, ONNX Runtime, torch) are imported when first used.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from visionflow.errors import (
     ConfigError,
     CorruptStreamError,
@@ -23,7 +25,29 @@ from visionflow.errors import (
 from visionflow.geometry import Line, Point, Polygon
 from visionflow.types import NO_TRACK, Detections, Frame, FrameBatch
 
+if TYPE_CHECKING:
+    from visionflow.config import PipelineConfig, load_config
+    from visionflow.pipeline import Pipeline, PipelineState, RunSummary
+
 __version__ = "0.1.0"
+
+# Names whose modules pull heavy dependencies (pydantic, PyAV, ONNX Runtime)
+# load on first attribute access, so `import visionflow` stays light.
+_LAZY = {
+    "Pipeline": "visionflow.pipeline",
+    "PipelineConfig": "visionflow.config",
+    "PipelineState": "visionflow.pipeline",
+    "RunSummary": "visionflow.pipeline",
+    "load_config": "visionflow.config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'visionflow' has no attribute {name!r}")
 
 __all__ = [
     "NO_TRACK",
@@ -38,12 +62,17 @@ __all__ = [
     "ModelFormatError",
     "ModelNotFoundError",
     "OutputError",
+    "Pipeline",
+    "PipelineConfig",
+    "PipelineState",
     "PipelineStateError",
     "Point",
     "Polygon",
+    "RunSummary",
     "SourceError",
     "SourceNotFoundError",
     "SourceOpenError",
     "VisionflowError",
     "__version__",
+    "load_config",
 ]

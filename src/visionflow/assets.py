@@ -114,3 +114,21 @@ def _transcode_h264(source: Path, target: Path) -> None:
                 dst.mux(packet)
         for packet in out.encode(None):
             dst.mux(packet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m visionflow.assets [DIR]``: fetch the model and prepare the sample."""
+    args = sys.argv[1:] if argv is None else argv
+    directory = Path(args[0]) if args else assets_dir()
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        ensure_model(directory)
+        ensure_sample(directory)
+    except VisionflowError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
