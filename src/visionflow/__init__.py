@@ -49,6 +49,7 @@ def __getattr__(name: str) -> Any:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'visionflow' has no attribute {name!r}")
 
+
 __all__ = [
     "NO_TRACK",
     "ConfigError",

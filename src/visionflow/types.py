@@ -103,7 +103,9 @@ class Detections:
         for name in ("xyxy", "confidence", "class_id", "frame_index", "track_id"):
             got = len(getattr(self, name))
             if got != n:
-                raise ValueError(f"Detections.{name} has {got} rows, expected {n} (= len(confidence))")
+                raise ValueError(
+                    f"Detections.{name} has {got} rows, expected {n} (= len(confidence))"
+                )
 
     @classmethod
     def empty(cls) -> Detections:
@@ -126,7 +128,9 @@ class Detections:
     def __len__(self) -> int:
         return len(self.confidence)
 
-    def __getitem__(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer] | slice) -> Detections:
+    def __getitem__(
+        self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer] | slice
+    ) -> Detections:
         """Select rows by boolean mask, integer index array or slice."""
         return Detections(
             self.xyxy[index],

@@ -41,6 +41,7 @@ HEAVY_MODULES = ["av", "cv2", "onnxruntime", "onnx", "torch", "scipy", "pydantic
 
 def test_all_is_pinned_and_sorted() -> None:
     assert visionflow.__all__ == EXPECTED_ALL
+
     def isort_key(name: str) -> tuple[int, str]:
         group = 0 if name.isupper() else 1 if name[0].isupper() else 2
         return (group, name)

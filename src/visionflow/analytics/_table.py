@@ -53,17 +53,21 @@ class TrackTable:
         Returns:
             ``[N]`` row indices into :attr:`ids` and every column.
         """
-        new_ids = np.setdiff1d(track_ids, self.ids, assume_unique=True)
-        if len(new_ids):
-            self._insert(new_ids)
+        index = np.searchsorted(self.ids, track_ids)
+        if len(self.ids) == 0:
+            new_ids = track_ids
+        else:
+            held = self.ids[np.minimum(index, len(self.ids) - 1)] == track_ids
+            if held.all():
+                return index
+            new_ids = track_ids[~held]
+        self._insert(np.sort(new_ids))
         return np.searchsorted(self.ids, track_ids)
-
-    def is_new(self, track_ids: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
-        """``[N]`` bool: which ids the table does not hold yet."""
-        return ~np.isin(track_ids, self.ids, assume_unique=True)
 
     def keep(self, mask: npt.NDArray[np.bool_]) -> None:
         """Keep only the rows where ``mask`` is true (bounded memory)."""
+        if mask.all():
+            return
         self.ids = self.ids[mask]
         self.columns = {name: col[mask] for name, col in self.columns.items()}
 
@@ -110,6 +114,8 @@ def class_mask(
     """``[N]`` bool: rows whose class passes the filter (``None`` keeps all)."""
     if class_ids is None:
         return np.ones(len(class_id), bool)
+    if len(class_ids) == 1:
+        return np.equal(class_id, next(iter(class_ids)))
     return np.isin(class_id, np.fromiter(class_ids, np.int64, len(class_ids)))
 
 

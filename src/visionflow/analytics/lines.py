@@ -218,8 +218,12 @@ class LineCounter:
         first = flipped & (pending == 1)
         t["first_new_xy"][index[first]] = points[first]
         done = pending >= self.min_frames
-        hit = paths_hit_segment(t["settled_xy"][index], t["first_new_xy"][index], self._segment)
-        crossed = done & hit
+        crossed = np.zeros(len(index), bool)
+        if done.any():  # rare: most frames settle nothing
+            ends = index[done]
+            crossed[done] = paths_hit_segment(
+                t["settled_xy"][ends], t["first_new_xy"][ends], self._segment
+            )
         moved = stay | done
         t["settled_side"][index[moved]] = side[moved]
         t["settled_xy"][index[moved]] = points[moved]
@@ -230,6 +234,8 @@ class LineCounter:
         self._table.keep(frame_number - self._table["last_seen"] < self.forget_frames)
 
     def _accumulate(self, crossings: LineCrossings) -> None:
+        if not len(crossings):
+            return
         for direction, mask in (
             (self.in_name, crossings.direction_in),
             (self.out_name, ~crossings.direction_in),

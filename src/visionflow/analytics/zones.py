@@ -25,23 +25,47 @@ from visionflow.types import Detections
 Points = npt.NDArray[np.float64]
 
 
+Edges = tuple[Points, Points, Points, Points]
+
+
+def polygon_edges(vertices: Points) -> Edges:
+    """Per-edge ``(x0, y0, y1, dx_per_dy)`` arrays for :func:`inside_polygon`.
+
+    Args:
+        vertices: ``[V, 2]`` polygon vertices in order (implicitly closed).
+    """
+    x0, y0 = vertices[:, 0], vertices[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    dy = np.where(y1 == y0, 1.0, y1 - y0)  # horizontal edges never straddle a ray
+    return x0, y0, y1, (x1 - x0) / dy
+
+
+def inside_polygon(points: Points, edges: Edges) -> npt.NDArray[np.bool_]:
+    """``[N]`` bool: which points lie inside (even-odd ray casting, points × edges).
+
+    Args:
+        points: ``[N, 2]`` x, y in pixels.
+        edges: from :func:`polygon_edges`.
+    """
+    x0, y0, y1, dx_per_dy = edges
+    px, py = points[:, :1], points[:, 1:]  # [N, 1] each, broadcast against [V]
+    straddles = (y0 > py) != (y1 > py)  # [N, V]
+    x_at_py = x0 + dx_per_dy * (py - y0)
+    crossings: npt.NDArray[np.intp] = np.count_nonzero(straddles & (px < x_at_py), axis=1)
+    return np.asarray(crossings % 2 == 1, dtype=np.bool_)
+
+
 def points_in_polygon(points: Points, vertices: Points) -> npt.NDArray[np.bool_]:
     """``[N]`` bool: which points lie inside the polygon (even-odd ray casting).
 
-    Vectorised over points × edges: ``O(N·V)`` work in one NumPy expression.
+    Vectorised over points × edges: ``O(N·V)`` work in a few NumPy calls. A
+    point exactly on an edge may fall either way.
 
     Args:
         points: ``[N, 2]`` x, y in pixels.
         vertices: ``[V, 2]`` polygon vertices in order (implicitly closed).
     """
-    px, py = points[:, :1], points[:, 1:]  # [N, 1] each, broadcast against [V]
-    x0, y0 = vertices[:, 0], vertices[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    straddles = (y0 > py) != (y1 > py)  # [N, V]; False for horizontal edges
-    dy = np.where(y1 == y0, 1.0, y1 - y0)  # never used where the edge is horizontal
-    x_at_py = x0 + (x1 - x0) * (py - y0) / dy
-    crossings: npt.NDArray[np.intp] = np.count_nonzero(straddles & (px < x_at_py), axis=1)
-    return np.asarray(crossings % 2 == 1, dtype=np.bool_)
+    return inside_polygon(points, polygon_edges(vertices))
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +126,14 @@ class ZoneUpdate:
     occupancy: dict[int, int] = field(default_factory=dict)
 
 
+_NO_EXITS = ZoneExits(
+    row=np.zeros(0, np.int64),
+    track_id=np.zeros(0, np.int64),
+    class_id=np.zeros(0, np.int32),
+    dwell_frames=np.zeros(0, np.int64),
+)
+
+
 class ZoneCounter:
     """Tracks entering, leaving and staying in a polygonal zone.
 
@@ -143,7 +175,7 @@ class ZoneCounter:
         self.anchor = anchor
         self.min_frames = min_frames
         self.forget_frames = forget_frames
-        self._vertices = polygon.as_array()
+        self._edges = polygon_edges(polygon.as_array())
         self._table = TrackTable(
             {
                 "inside": np.bool_(False),  # the settled state
@@ -182,7 +214,7 @@ class ZoneCounter:
         rows = np.flatnonzero(class_mask(tracks.class_id, self.class_ids))
         track_ids = tracks.track_id[rows]
         check_track_ids(track_ids, f"ZoneCounter {self.name!r}")
-        inside_now = points_in_polygon(tracks.anchors(self.anchor)[rows], self._vertices)
+        inside_now = inside_polygon(tracks.anchors(self.anchor)[rows], self._edges)
         index = self._table.locate(track_ids)
         self._table["last_seen"][index] = frame_number
         self._table["class_id"][index] = tracks.class_id[rows]
@@ -231,6 +263,8 @@ class ZoneCounter:
         """Drop tracks unseen for ``forget_frames``; those inside exit (row ``-1``)."""
         t = self._table
         stale = frame_number - t["last_seen"] >= self.forget_frames
+        if not stale.any():
+            return _NO_EXITS
         leaving = np.flatnonzero(stale & t["inside"])
         exits = self._exits(leaving, np.full(len(leaving), -1, np.int64))
         t.keep(~stale)
@@ -238,6 +272,8 @@ class ZoneCounter:
 
 
 def _concat_exits(a: ZoneExits, b: ZoneExits) -> ZoneExits:
+    if not len(b):
+        return a
     return ZoneExits(
         row=np.concatenate([a.row, b.row]),
         track_id=np.concatenate([a.track_id, b.track_id]),

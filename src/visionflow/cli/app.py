@@ -60,7 +60,9 @@ def validate(config: ConfigArg) -> None:
     problems = check_files(cfg)
     if problems:
         _fail(f"{config}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
-    console.print(f"[green]ok[/green] {config}: {len(cfg.sources)} source(s), model {cfg.model.kind}")
+    console.print(
+        f"[green]ok[/green] {config}: {len(cfg.sources)} source(s), model {cfg.model.kind}"
+    )
 
 
 @app.command()
@@ -80,8 +82,12 @@ def models(
 
 
 @app.command()
-def run(config: ConfigArg, output: OutputOpt = None, no_video: NoVideoOpt = False,
-        quiet: QuietOpt = False) -> None:  # fmt: skip
+def run(
+    config: ConfigArg,
+    output: OutputOpt = None,
+    no_video: NoVideoOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
     """Run a pipeline config to the end of its sources (Ctrl-C stops cleanly)."""
     cfg = _load(config)
     problems = check_files(cfg)
@@ -91,8 +97,12 @@ def run(config: ConfigArg, output: OutputOpt = None, no_video: NoVideoOpt = Fals
 
 
 @app.command()
-def demo(output: OutputOpt = None, no_video: NoVideoOpt = False, quiet: QuietOpt = False,
-         assets: Annotated[Path | None, typer.Option(help="Assets folder.")] = None) -> None:  # fmt: skip
+def demo(
+    output: OutputOpt = None,
+    no_video: NoVideoOpt = False,
+    quiet: QuietOpt = False,
+    assets: Annotated[Path | None, typer.Option(help="Assets folder.")] = None,
+) -> None:
     """Count people on the bundled sample clip (fetches weights and clip once)."""
     from visionflow.cli.demo import demo_config
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from visionflow.pipeline import Pipeline, RunSummary
 
@@ -42,14 +49,19 @@ def _poll(pipeline: Pipeline, console: Console) -> None:
         _refresh(bar, tasks, pipeline)
 
 
-def _refresh(bar: Progress, tasks: dict[str, int], pipeline: Pipeline) -> None:
+def _refresh(bar: Progress, tasks: dict[str, TaskID], pipeline: Pipeline) -> None:
     summary = pipeline.summary()
     for status in summary.streams:
         fps = status.frames_processed / summary.wall_s if summary.wall_s else 0.0
         counts = _counts_text(summary, status.stream_id)
         total = status.expected_frames or None
-        bar.update(tasks[status.stream_id], completed=status.frames_processed, total=total,
-                   fps=fps, counts=counts)  # fmt: skip
+        bar.update(
+            tasks[status.stream_id],
+            completed=status.frames_processed,
+            total=total,
+            fps=fps,
+            counts=counts,
+        )
 
 
 def _counts_text(summary: RunSummary, stream_id: str) -> str:

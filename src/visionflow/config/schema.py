@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-CONFIG_VERSION = 1
+CONFIG_VERSION: Literal[1] = 1
 
 XY = tuple[float, float]
 Anchor = Literal[
@@ -40,7 +40,7 @@ class ModelConfig(_Model):
     kind: Literal["darknet", "onnx"] = "darknet"
     cfg: Path | None = None
     weights: Path
-    names: Path | None = None
+    names: Path
     input_size: Annotated[int, Field(ge=32, le=4096, multiple_of=32)] | tuple[int, int] = 416
     backend: Literal["onnxruntime"] = "onnxruntime"
     threads: Annotated[int, Field(ge=0, le=256)] = 0
@@ -49,7 +49,9 @@ class ModelConfig(_Model):
     @model_validator(mode="after")
     def _darknet_needs_cfg(self) -> ModelConfig:
         if self.kind == "darknet" and self.cfg is None:
-            raise ValueError("model.kind 'darknet' needs model.cfg (the .cfg file next to .weights)")
+            raise ValueError(
+                "model.kind 'darknet' needs model.cfg (the .cfg file next to .weights)"
+            )
         return self
 
     @property

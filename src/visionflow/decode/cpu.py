@@ -117,6 +117,7 @@ class CpuDecoder:
             SourceOpenError: not a readable video file; the message says why.
         """
         if self._info is not None:
+            self._require_open()  # a closed decoder is not reopened
             return self._info
         check_path(self.path)
         container = open_container(self.path)
@@ -145,6 +146,9 @@ class CpuDecoder:
             for frame in self._decode_packet(stream, packet):
                 decoded += 1
                 yield _to_image(frame)
+        for frame in self._drain(stream):
+            decoded += 1
+            yield _to_image(frame)
         self._decoded_total += decoded
         self._check_pass(decoded)
 
@@ -168,10 +172,13 @@ class CpuDecoder:
 
     def _require_open(self) -> tuple[InputContainer, VideoStream]:
         if self._container is None or self._stream is None:
-            raise PipelineStateError(f"decoder for {str(self.path)!r} is not open")
+            state = "closed" if self._info is not None else "not open"
+            raise PipelineStateError(f"decoder for {str(self.path)!r} is {state}")
         return self._container, self._stream
 
-    def _packets(self, container: InputContainer, stream: VideoStream) -> Iterator[Packet]:
+    def _packets(
+        self, container: InputContainer, stream: VideoStream
+    ) -> Iterator[Packet[VideoStream]]:
         """Demux packets; a demuxer error ends the pass (the rest is unreadable)."""
         import av
 
@@ -181,7 +188,7 @@ class CpuDecoder:
             self._corrupt += 1
             logger.warning("%s: demuxing stopped early: %s", self.path, exc)
 
-    def _decode_packet(self, stream: VideoStream, packet: Packet) -> list[VideoFrame]:
+    def _decode_packet(self, stream: VideoStream, packet: Packet[VideoStream]) -> list[VideoFrame]:
         import av
 
         try:
@@ -192,7 +199,16 @@ class CpuDecoder:
         self._consecutive = 0
         return frames
 
-    def _on_corrupt_packet(self, packet: Packet, exc: Exception) -> None:
+    def _drain(self, stream: VideoStream) -> list[VideoFrame]:
+        """Frames still inside a threaded decoder when demuxing stopped without a flush packet."""
+        import av
+
+        try:
+            return stream.codec_context.decode(None)
+        except av.error.FFmpegError:  # already flushed (the normal end) or nothing left
+            return []
+
+    def _on_corrupt_packet(self, packet: Packet[VideoStream], exc: Exception) -> None:
         self._corrupt += 1
         self._consecutive += 1
         logger.warning(
@@ -228,6 +244,6 @@ class CpuDecoder:
 
 
 def _to_image(frame: VideoFrame) -> DecodedImage:
-    image = np.ascontiguousarray(frame.to_ndarray(format="rgb24"))
+    image: ImageRGB = np.ascontiguousarray(frame.to_ndarray(format="rgb24"), dtype=np.uint8)
     pts = float(frame.pts * frame.time_base) if frame.pts is not None and frame.time_base else None
     return DecodedImage(pts, image)

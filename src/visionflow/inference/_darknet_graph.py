@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -63,12 +64,13 @@ class _Builder:
     nodes: list[onnx.NodeProto] = field(default_factory=list)
     inits: list[onnx.TensorProto] = field(default_factory=list)
     heads: list[str] = field(default_factory=list)
+    non_finite: list[int] = field(default_factory=list)
 
     def const(self, name: str, value: npt.ArrayLike, dtype: type[np.generic] = np.float32) -> str:
         self.inits.append(numpy_helper.from_array(np.asarray(value, dtype), name))
         return name
 
-    def node(self, op: str, inputs: list[str], out: str, **attrs: object) -> str:
+    def node(self, op: str, inputs: list[str], out: str, **attrs: Any) -> str:
         self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
         return out
 
@@ -104,15 +106,21 @@ def build_onnx_model(
             )
         previous = handler(builder, section, index, previous, layers)
         layers.append(previous)
-    _check_weight_count(builder.reader)
+    _check_weights(builder)
     return _assemble(builder, channels)
 
 
-def _check_weight_count(reader: _WeightReader) -> None:
+def _check_weights(builder: _Builder) -> None:
+    reader = builder.reader
     if reader.offset != len(reader.values):
         raise ModelFormatError(
             f"weights do not match the cfg: the cfg needs {reader.offset} float32 values, "
             f"the weights file has {len(reader.values)} (truncated file or cfg of another model?)"
+        )
+    if builder.non_finite:
+        raise ModelFormatError(
+            f"weights give non-finite values in conv layers {builder.non_finite} "
+            "(negative rolling variance or NaN in the file?)"
         )
 
 
@@ -167,9 +175,10 @@ def _conv_params(
     if not batch_norm:
         return b.reader.take(n * c_in * k * k).reshape(n, c_in, k, k), biases
     scales, mean, var = b.reader.take(n), b.reader.take(n), b.reader.take(n)
-    factor = scales / (np.sqrt(var) + np.float32(_BN_EPS))
+    with np.errstate(invalid="ignore", divide="ignore"):  # reported after the count check
+        factor = scales / (np.sqrt(var) + np.float32(_BN_EPS))
     weight = b.reader.take(n * c_in * k * k).reshape(n, c_in, k, k) * factor[:, None, None, None]
-    return weight, biases - mean * factor
+    return weight.astype(np.float32), (biases - mean * factor).astype(np.float32)
 
 
 def _convolutional(
@@ -181,6 +190,8 @@ def _convolutional(
     if x.c % groups:
         raise _layer_error(s, i, f"groups={groups} does not divide {x.c} input channels")
     weight, bias = _conv_params(b, n, x.c // groups, k, bool(s.get_int("batch_normalize", 0)))
+    if not (np.isfinite(weight).all() and np.isfinite(bias).all()):
+        b.non_finite.append(i)
     w_name, b_name = b.const(f"l{i}_w", weight), b.const(f"l{i}_b", bias)
     attrs = {"kernel_shape": [k, k], "strides": [stride] * 2, "pads": [pad] * 4, "group": groups}
     out = _activation(b, s, i, b.node("Conv", [x.name, w_name, b_name], f"l{i}_conv", **attrs))

@@ -70,16 +70,23 @@ def _pairs_within_groups(sorted_groups: npt.NDArray[np.integer]) -> tuple[IndexA
     return first, first + 1 + offsets
 
 
-def _pair_iou(boxes: npt.NDArray[np.float32], first: IndexArray, second: IndexArray) -> npt.NDArray[np.float32]:
+def _pair_iou(
+    boxes: npt.NDArray[np.float32], first: IndexArray, second: IndexArray
+) -> npt.NDArray[np.float32]:
     a, b = boxes[first], boxes[second]
     inter_wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
     inter = inter_wh[:, 0] * inter_wh[:, 1]
     area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
     union = area[first] + area[second] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    iou: npt.NDArray[np.float32] = np.divide(
+        inter, union, out=np.zeros_like(inter), where=union > 0
+    )
+    return iou
 
 
-def _greedy_fixed_point(count: int, suppressor: IndexArray, suppressed: IndexArray) -> npt.NDArray[np.bool_]:
+def _greedy_fixed_point(
+    count: int, suppressor: IndexArray, suppressed: IndexArray
+) -> npt.NDArray[np.bool_]:
     keep = np.ones(count, bool)
     for _ in range(count + 1):
         hit = np.zeros(count, bool)

@@ -10,11 +10,12 @@ source pixels: ``source = (input - pad) / scale``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
-import cv2
 import numpy as np
+import numpy.typing as npt
 
 from visionflow.types import FloatArray, ImageRGB
 
@@ -36,7 +37,7 @@ class LetterboxGeometry:
     pad_xy: FloatArray
     source_wh: FloatArray
 
-    def to_source(self, xyxy: FloatArray, slot: np.ndarray) -> FloatArray:
+    def to_source(self, xyxy: FloatArray, slot: npt.NDArray[np.integer]) -> FloatArray:
         """Map ``[N, 4]`` input-pixel boxes of batch slots ``slot`` to source pixels.
 
         Boxes are clipped to the source frame.
@@ -44,11 +45,12 @@ class LetterboxGeometry:
         pad = np.tile(self.pad_xy[slot], 2)
         out = (xyxy - pad) / self.scale[slot, None]
         limit = np.tile(self.source_wh[slot], 2)
-        return np.clip(out, 0, limit).astype(np.float32)
+        clipped: FloatArray = np.clip(out, 0, limit).astype(np.float32)
+        return clipped
 
-    def to_input(self, xyxy: FloatArray, slot: np.ndarray) -> FloatArray:
+    def to_input(self, xyxy: FloatArray, slot: npt.NDArray[np.integer]) -> FloatArray:
         """Inverse of :meth:`to_source` (without clipping)."""
-        out = xyxy * self.scale[slot, None] + np.tile(self.pad_xy[slot], 2)
+        out: FloatArray = xyxy * self.scale[slot, None] + np.tile(self.pad_xy[slot], 2)
         return out.astype(np.float32)
 
 
@@ -70,6 +72,7 @@ class Letterboxer:
         self.input_size_wh = (int(width), int(height))
         self.pad_value = float(pad_value)
         self._buffer = np.empty((0, 3, height, width), np.float32)
+        self._resize = _linear_resizer()
 
     def __call__(self, images: Sequence[ImageRGB]) -> tuple[FloatArray, LetterboxGeometry]:
         """Letterbox ``images`` (RGB uint8 ``[H, W, 3]``, any sizes).
@@ -86,9 +89,23 @@ class Letterboxer:
         geometry = np.zeros((count, 5), np.float32)
         for slot, image in enumerate(images):
             _check_image(image, slot)
-            geometry[slot] = _letterbox_one(image, self._buffer[slot], self.pad_value)
+            geometry[slot] = self._letterbox_one(image, self._buffer[slot])
         batch = self._buffer[:count]
         return batch, LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
+
+    def _letterbox_one(self, image: ImageRGB, dst: FloatArray) -> list[float]:
+        """Write one image into ``dst`` ``[3, H, W]``; returns scale, pad_x, pad_y, w, h."""
+        height, width = image.shape[:2]
+        scale, (new_w, new_h), (pad_x, pad_y) = letterbox_params(
+            (width, height), self.input_size_wh
+        )
+        resized = image
+        if (new_w, new_h) != (width, height):
+            resized = self._resize(image, (new_w, new_h))
+        dst.fill(self.pad_value)
+        inner = dst[:, pad_y : pad_y + new_h, pad_x : pad_x + new_w]
+        np.divide(resized.transpose(2, 0, 1), np.float32(255.0), out=inner)
+        return [scale, pad_x, pad_y, width, height]
 
 
 def letterbox_params(
@@ -102,22 +119,18 @@ def letterbox_params(
     return scale, (new_w, new_h), pad
 
 
-def _letterbox_one(image: ImageRGB, dst: FloatArray, pad_value: float) -> list[float]:
-    height, width = image.shape[:2]
-    scale, (new_w, new_h), (pad_x, pad_y) = letterbox_params(
-        (width, height), (dst.shape[2], dst.shape[1])
-    )
-    resized = image
-    if (new_w, new_h) != (width, height):
-        resized = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
-    dst.fill(pad_value)
-    inner = dst[:, pad_y : pad_y + new_h, pad_x : pad_x + new_w]
-    np.divide(resized.transpose(2, 0, 1), np.float32(255.0), out=inner)
-    return [scale, pad_x, pad_y, width, height]
+def _linear_resizer() -> Callable[[ImageRGB, tuple[int, int]], ImageRGB]:
+    import cv2  # lazily: importing visionflow.inference must not load OpenCV
+
+    def resize(image: ImageRGB, size_wh: tuple[int, int]) -> ImageRGB:
+        return cast(ImageRGB, cv2.resize(image, size_wh, interpolation=cv2.INTER_LINEAR))
+
+    return resize
 
 
 def _check_image(image: np.ndarray, slot: int) -> None:
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(
-            f"images[{slot}] must be RGB uint8 [H, W, 3], got shape {image.shape} dtype {image.dtype}"
+            f"images[{slot}] must be RGB uint8 [H, W, 3], "
+            f"got shape {image.shape} dtype {image.dtype}"
         )

@@ -198,12 +198,15 @@ class VideoWriter:
 
         try:
             stream = container.add_stream(self.codec, rate=self.rate, options=self._options)
+            if not isinstance(stream, av.video.stream.VideoStream):
+                raise ValueError(f"{self.codec!r} is not a video encoder")
             stream.width, stream.height = self.output_resolution_wh
             stream.pix_fmt = self.pix_fmt
             stream.time_base = 1 / self.rate
             stream.codec_context.time_base = 1 / self.rate
         except (av.error.FFmpegError, ValueError, TypeError) as exc:
-            msg = f"cannot set up encoder {self.codec!r} ({self.pix_fmt}) for {str(self.path)!r}: {exc}"
+            where = f"{self.codec!r} ({self.pix_fmt}) for {str(self.path)!r}"
+            msg = f"cannot set up encoder {where}: {exc}"
             raise OutputError(msg) from exc
         return stream
 
@@ -211,8 +214,9 @@ class VideoWriter:
         width, height = self.resolution_wh
         if image_rgb.shape != (height, width, 3) or image_rgb.dtype != np.uint8:
             raise ValueError(
-                f"image_rgb must be [{height}, {width}, 3] uint8 (resolution_wh={self.resolution_wh}),"
-                f" got shape {image_rgb.shape} dtype {image_rgb.dtype}"
+                f"image_rgb must be [{height}, {width}, 3] uint8 "
+                f"(resolution_wh={self.resolution_wh}), "
+                f"got shape {image_rgb.shape} dtype {image_rgb.dtype}"
             )
 
     def _to_video_frame(self, image_rgb: ImageRGB) -> VideoFrame:
@@ -227,7 +231,7 @@ class VideoWriter:
         if self._stream is None or self._container is None:
             raise PipelineStateError(f"video writer for {str(self.path)!r} is not open")
         try:
-            packets: list[Packet] = self._stream.encode(frame)
+            packets: list[Packet[VideoStream]] = self._stream.encode(frame)
             if packets:
                 self._container.mux(packets)
         except (av.error.FFmpegError, OSError, ValueError) as exc:

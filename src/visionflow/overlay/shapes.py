@@ -36,7 +36,9 @@ class LineOverlay:
 
     def __post_init__(self) -> None:
         if tuple(self.start_xy) == tuple(self.end_xy):
-            raise ValueError(f"LineOverlay {self.name!r} needs distinct points, got {self.start_xy} twice")
+            raise ValueError(
+                f"LineOverlay {self.name!r} needs distinct points, got {self.start_xy} twice"
+            )
         if self.in_side not in ("left", "right"):
             raise ValueError(f"LineOverlay.in_side must be 'left' or 'right', got {self.in_side!r}")
 
@@ -60,6 +62,7 @@ class ZoneOverlay:
         vertices = np.asarray(self.vertices, dtype=np.float64)
         if vertices.ndim != 2 or vertices.shape[1] != 2 or len(vertices) < 3:
             raise ValueError(
-                f"ZoneOverlay {self.name!r}: vertices must be [V, 2] with V >= 3, got shape {vertices.shape}"
+                f"ZoneOverlay {self.name!r}: vertices must be [V, 2] with V >= 3, "
+                f"got shape {vertices.shape}"
             )
         object.__setattr__(self, "vertices", vertices)

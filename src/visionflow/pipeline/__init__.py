@@ -5,4 +5,11 @@ from __future__ import annotations
 from visionflow.pipeline.runtime import Pipeline, PipelineState, RunSummary, StreamStatus
 from visionflow.pipeline.stats import LatencyStats, StageSummary
 
-__all__ = ["LatencyStats", "Pipeline", "PipelineState", "RunSummary", "StageSummary", "StreamStatus"]
+__all__ = [
+    "LatencyStats",
+    "Pipeline",
+    "PipelineState",
+    "RunSummary",
+    "StageSummary",
+    "StreamStatus",
+]

@@ -65,7 +65,7 @@ class RunSummary:
     frames: int
     stats: LatencyStats
     line_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
-    zone_counts: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+    zone_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
     events_written: int = 0
     interrupted: bool = False
 
@@ -95,6 +95,7 @@ class Pipeline:
         self.stats = LatencyStats()
         self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
         self._stop = threading.Event()
+        self._interrupted = False
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._components: Components | None = None
@@ -118,27 +119,31 @@ class Pipeline:
             VisionflowError: a model or output could not be set up.
         """
         if self.state is not PipelineState.NEW:
-            raise PipelineStateError(f"start() needs a new pipeline, this one is {self.state.value}")
-        comps = build_components(self.config, self._on_source_error)
+            raise PipelineStateError(
+                f"start() needs a new pipeline, this one is {self.state.value}"
+            )
+        comps = build_components(self.config, self._on_source_error, self.stats)
         self._components = comps
         self._batcher = FrameBatcher(
             self.config.batching.max_batch_size, self.config.batching.timeout_ms / 1e3
         )
-        for status in self.streams.values():
-            status.expected_frames = comps.sources[status.stream_id].expected_frames
+        for stream_id, source in comps.sources.items():
+            self.streams[stream_id].expected_frames = source.frame_count
         self._started_at = time.perf_counter()
         self.state = PipelineState.RUNNING
         for worker in comps.workers():
             worker.start()
-        self._spawn("infer", self._infer_loop)
         for stream_id in comps.sources:
             self._batcher.register(stream_id)
+        self._spawn("infer", self._infer_loop)
+        for stream_id in comps.sources:
             self._spawn(f"source-{stream_id}", self._source_loop, stream_id)
 
     def stop(self) -> None:
         """Ask the pipeline to stop soon (safe from signal handlers and threads)."""
         if self.state is PipelineState.RUNNING:
             self.state = PipelineState.STOPPING
+            self._interrupted = True
         self._stop.set()
         if self._components is not None:
             for source in self._components.sources.values():
@@ -170,7 +175,7 @@ class Pipeline:
     @property
     def interrupted(self) -> bool:
         """Whether :meth:`stop` was called before the sources ended."""
-        return self._stop.is_set()
+        return self._interrupted
 
     def summary(self) -> RunSummary:
         """A snapshot of progress, latencies and counts (valid while running too)."""
@@ -199,7 +204,7 @@ class Pipeline:
         source = self._components.sources[stream_id]
         status = self.streams[stream_id]
         try:
-            for frame in self._timed_frames(source.frames()):
+            for frame in self._timed_frames(iter(source)):
                 status.frames_decoded += 1
                 self._batcher.put(frame)
                 if self._stop.is_set():
@@ -243,8 +248,10 @@ class Pipeline:
         n = len(batch)
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
         detections = comps.detector.detect([f.image_rgb for f in batch.frames])
-        for stage, seconds in comps.detector.last_timings.items():
-            self.stats.add_many(stage, seconds, n)
+        timings = comps.detector.last_timings
+        self.stats.add_many("preprocess", timings.preprocess_s, n)
+        self.stats.add_many("inference", timings.inference_s, n)
+        self.stats.add_many("postprocess", timings.postprocess_s, n)
         t0 = time.perf_counter()
         tracks = comps.tracker.update(detections, [f.stream_id for f in batch.frames])
         t1 = time.perf_counter()
@@ -268,7 +275,7 @@ class Pipeline:
     def _finish(self) -> None:
         comps = self._components
         assert comps is not None
-        comps.close(self.stats)
+        comps.close()
         self._ended_at = time.perf_counter()
         if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
             self.state = PipelineState.FINISHED

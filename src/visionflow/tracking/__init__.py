@@ -7,9 +7,11 @@ routes a multi-stream batch to one tracker per stream.
 
 from visionflow.tracking._table import TrackState, TrackTable
 from visionflow.tracking.bytetrack import ByteTrack
+from visionflow.tracking.iou import IoUTracker
 from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
 from visionflow.tracking.matching import (
     fuse_score,
+    greedy_assignment,
     iou_distance,
     iou_matrix,
     linear_assignment,
@@ -19,12 +21,14 @@ from visionflow.tracking.multistream import MultiStreamTracker, Tracker
 
 __all__ = [
     "ByteTrack",
+    "IoUTracker",
     "KalmanFilterXYAH",
     "MultiStreamTracker",
     "TrackState",
     "TrackTable",
     "Tracker",
     "fuse_score",
+    "greedy_assignment",
     "iou_distance",
     "iou_matrix",
     "linear_assignment",

@@ -225,6 +225,8 @@ class ByteTrack:
         Returns:
             The track rows and the detection rows left unmatched.
         """
+        if len(track_rows) == 0 or len(det_rows) == 0:
+            return track_rows, det_rows
         boxes = xyah_to_xyxy(self._tracks.boxes_xyah()[track_rows])
         cost = matching.iou_distance(boxes, dets.xyxy[det_rows])
         if fuse:

@@ -70,7 +70,9 @@ CASES = {
     "disappears_before_settling": Case({1: vertical(100, 50, 80, 110)}, 0, 0),
     "first_seen_on_a_side_settles": Case({1: vertical(100, 120, 140, 160)}, 0, 0),
     "first_seen_on_the_line_settles": Case({1: vertical(100, 100, 120, 140)}, 0, 0),
-    "missing_frames_keep_the_run": Case({1: [(100, 50), (100, 80), (100, 110), None, (100, 130)]}, 1, 0),
+    "missing_frames_keep_the_run": Case(
+        {1: [(100, 50), (100, 80), (100, 110), None, (100, 130)]}, 1, 0
+    ),
     "forget_frames_frees_state": Case(
         {1: [(100, 50), (100, 80), *[None] * 5, (100, 120), (100, 140)]}, 0, 0, forget_frames=5
     ),

@@ -45,11 +45,20 @@ def test_minimal_config_takes_defaults() -> None:
 @pytest.mark.parametrize(
     ("patch", "expected"),
     [
-        ("detector: {confidense: 0.3}", "detector.confidense: unknown key; did you mean 'confidence'"),
-        ("detector: {confidence: 1.5}", "detector.confidence: Input should be less than or equal to 1"),
+        (
+            "detector: {confidense: 0.3}",
+            "detector.confidense: unknown key; did you mean 'confidence'",
+        ),
+        (
+            "detector: {confidence: 1.5}",
+            "detector.confidence: Input should be less than or equal to 1",
+        ),
         ("detector: {confidence: high}", "detector.confidence: Input should be a valid number"),
         ("batching: {max_batch_size: 0}", "batching.max_batch_size: Input should be greater than"),
-        ("sources: [{id: a, uri: x}, {id: b, uri: 5}]", "sources[1].uri: Input should be a valid string"),
+        (
+            "sources: [{id: a, uri: x}, {id: b, uri: 5}]",
+            "sources[1].uri: Input should be a valid string",
+        ),
         ("sources: [{id: a, uri: x}, {id: a, uri: y}]", "sources: source ids must be unique"),
         ("sources: []", "sources: List should have at least 1 item"),
         ("sources: [{id: 'bad id', uri: x}]", "sources[0].id: String should match pattern"),

@@ -1,0 +1,18 @@
+"""The curated public surface of visionflow.analytics."""
+
+from __future__ import annotations
+
+from visionflow import analytics
+
+
+def test_public_names_are_pinned() -> None:
+    assert analytics.__all__ == [
+        "LineCounter",
+        "LineCrossings",
+        "ZoneCounter",
+        "ZoneEntries",
+        "ZoneExits",
+        "ZoneUpdate",
+        "points_in_polygon",
+    ]
+    assert all(hasattr(analytics, name) for name in analytics.__all__)

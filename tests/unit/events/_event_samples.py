@@ -1,0 +1,40 @@
+"""One sample of every event type, built the way the pipeline builds them."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from visionflow.events import (
+    CountsEvent,
+    Event,
+    LineCrossedEvent,
+    ZoneEnteredEvent,
+    ZoneExitedEvent,
+)
+
+COMMON = {"stream_id": "cam-1", "frame_number": 42, "pts_seconds": 1.68}
+TRACK = {"track_id": np.int64(7), "class_id": np.int32(0), "class_name": "person"}
+BOX = np.array([10.5, 20.0, 50.25, 120.0], np.float32)
+
+
+def sample_events() -> dict[str, Event]:
+    """Event type → a fresh event (NumPy scalars in, as the pipeline passes them)."""
+    return {
+        "line_crossed": LineCrossedEvent(
+            **COMMON,
+            **TRACK,
+            line="gate",
+            direction="in",
+            confidence=np.float32(0.875),
+            bbox_xyxy=BOX.tolist(),
+        ),
+        "zone_entered": ZoneEnteredEvent(**COMMON, **TRACK, zone="plaza", bbox_xyxy=list(BOX)),
+        "zone_exited": ZoneExitedEvent(
+            **COMMON, **TRACK, zone="plaza", dwell_seconds=3.5, bbox_xyxy=None
+        ),
+        "counts": CountsEvent(
+            **COMMON,
+            lines={"gate": {"in": {"person": 3}, "out": {"person": 1, "car": 2}}},
+            zones={"plaza": {"person": 2}},
+        ),
+    }

@@ -1,0 +1,28 @@
+"""Pin the public surface of visionflow.tracking."""
+
+from __future__ import annotations
+
+from visionflow import tracking
+
+
+def test_all_is_pinned_and_sorted() -> None:
+    assert tracking.__all__ == [
+        "ByteTrack",
+        "IoUTracker",
+        "KalmanFilterXYAH",
+        "MultiStreamTracker",
+        "TrackState",
+        "TrackTable",
+        "Tracker",
+        "fuse_score",
+        "greedy_assignment",
+        "iou_distance",
+        "iou_matrix",
+        "linear_assignment",
+        "mask_classes",
+        "xyah_to_xyxy",
+        "xyxy_to_xyah",
+    ]
+    assert sorted(tracking.__all__) == tracking.__all__
+    for name in tracking.__all__:
+        assert getattr(tracking, name) is not None
