@@ -256,6 +256,7 @@ def _write_atomic(target: Path, payload: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
+        os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; the cache may be shared
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)

@@ -150,8 +150,10 @@ class Detector:
         """
         from visionflow.inference.backends.onnxruntime import OnnxRuntimeBackend
 
-        is_path = isinstance(class_names, (str, os.PathLike))
-        names = load_class_names(class_names) if is_path else list(class_names)  # type: ignore[arg-type]
+        if isinstance(class_names, (str, os.PathLike)):
+            names = load_class_names(class_names)
+        else:
+            names = list(class_names)
         backend = OnnxRuntimeBackend(onnx_path, threads=threads)
         size_wh = _model_input_wh(backend.input_shape, input_size_wh)
         config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)

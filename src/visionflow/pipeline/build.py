@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,8 +102,6 @@ class VideoSink:
 
     def write(self, item: VideoItem) -> None:
         """Draw ``item``'s tracks and overlays and encode it."""
-        import time
-
         frame, tracks, (lines, zones) = item
         t0 = time.perf_counter()
         image = np.array(frame.image_rgb, copy=True)
@@ -150,13 +149,23 @@ def build_components(
         {sid: _stream_analytics(config, sid, src.fps, names) for sid, src in sources.items()}
     )
     out_dir = Path(config.output.dir)
-    publisher = JsonlPublisher(out_dir / "events.jsonl") if config.events.jsonl else None
+    publisher = JsonlPublisher(_fresh(out_dir / "events.jsonl")) if config.events.jsonl else None
     sink = _video_sink(config, sources, names, stats) if config.output.video else None
     events = QueueWorker[EventBatch]("events", _event_writer(publisher, stats), capacity=64)
     video = QueueWorker[VideoItem]("video", sink.write, capacity=16) if sink else None
     return Components(
         sources, detector, _tracker(config), analytics, events, video, publisher, sink, stats
     )
+
+
+def _fresh(path: Path) -> Path:
+    """``path``, after moving aside a non-empty file of an earlier run (never lost)."""
+    if path.is_file() and path.stat().st_size > 0:
+        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
+        kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+        path.replace(kept)
+        log.warning("kept the previous %s as %s", path.name, kept)
+    return path
 
 
 def _open_sources(config: PipelineConfig, on_error: ErrorCallback) -> dict[str, FileSource]:
@@ -282,8 +291,6 @@ def _video_sink(
 def _event_writer(
     publisher: JsonlPublisher | None, stats: LatencyStats
 ) -> Callable[[EventBatch], None]:
-    import time
-
     def write(batch: EventBatch) -> None:
         events: list[Event] = batch.events
         if publisher is not None and events:

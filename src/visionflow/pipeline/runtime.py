@@ -17,7 +17,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from visionflow.batching import FrameBatcher
@@ -31,6 +31,8 @@ from visionflow.types import Detections, Frame, FrameBatch
 log = logging.getLogger(__name__)
 
 _JOIN_TIMEOUT_S = 30.0
+
+BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
 
 class PipelineState(enum.Enum):
@@ -87,10 +89,17 @@ class Pipeline:
     :meth:`close`. :meth:`stop` may be called from any thread (e.g. a signal
     handler): sources stop reading, frames already decoded are processed,
     the videos are finalised and every event is flushed.
+
+    Args:
+        config: the validated pipeline config.
+        on_batch: called on the inference thread after each batch with the
+            batch, its detections and its confirmed tracks (``frame_index`` =
+            batch slot). Keep it cheap: it runs on the hot path.
     """
 
-    def __init__(self, config: PipelineConfig) -> None:
+    def __init__(self, config: PipelineConfig, *, on_batch: BatchCallback | None = None) -> None:
         self.config = config
+        self._on_batch = on_batch
         self.state = PipelineState.NEW
         self.stats = LatencyStats()
         self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
@@ -259,6 +268,8 @@ class Pipeline:
         self.stats.add_many("tracking", t1 - t0, n)
         self.stats.add_many("analytics", time.perf_counter() - t1, n)
         comps.publish(EventBatch(events, tuple(f.arrival_ns for f in batch.frames)))
+        if self._on_batch is not None:
+            self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)
         for frame in batch.frames:
             self.streams[frame.stream_id].frames_processed += 1

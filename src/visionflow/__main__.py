@@ -1,0 +1,5 @@
+"""``python -m visionflow`` runs the CLI."""
+
+from visionflow.cli import main
+
+main()
