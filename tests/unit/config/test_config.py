@@ -13,7 +13,7 @@ from visionflow.errors import ConfigError
 
 MINIMAL = """
 sources: [{id: cam0, uri: data/vtest.mp4}]
-model: {cfg: a.cfg, weights: a.weights}
+model: {cfg: a.cfg, weights: a.weights, names: a.names}
 """
 
 
@@ -120,6 +120,7 @@ def test_check_files_names_each_missing_input(tmp_path: Path) -> None:
     assert problems == [
         "model.cfg: file not found (got 'a.cfg')",
         "model.weights: file not found (got 'a.weights')",
+        "model.names: file not found (got 'a.names')",
         f"sources[0].uri: file not found (got '{tmp_path / 'v.mp4'}')",
     ]
 
