@@ -64,9 +64,17 @@ class FrameBatcher:
             return False
         return True
 
-    def end(self, stream_id: str) -> None:
-        """Mark ``stream_id`` finished; its queued frames are still delivered."""
-        self._queue.put(_EndOfStream(stream_id))
+    def end(self, stream_id: str, timeout_s: float | None = None) -> bool:
+        """Mark ``stream_id`` finished; its queued frames are still delivered.
+
+        Returns:
+            ``False`` if ``timeout_s`` passed before there was room for the marker.
+        """
+        try:
+            self._queue.put(_EndOfStream(stream_id), timeout=timeout_s)
+        except queue.Full:
+            return False
+        return True
 
     @property
     def open_streams(self) -> int:

@@ -143,6 +143,8 @@ def _execute(cfg: PipelineConfig, *, quiet: bool) -> None:
     for table in summary_tables(summary):
         console.print(table)
     console.print(f"outputs in [bold]{cfg.output.dir}[/bold] ({summary.events_written} events)")
+    if summary.error:
+        _fail(summary.error)
     if summary.failed_streams:
         names = ", ".join(s.stream_id for s in summary.failed_streams)
         _fail(f"{len(summary.failed_streams)} stream(s) failed: {names}")

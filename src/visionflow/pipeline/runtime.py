@@ -31,6 +31,7 @@ from visionflow.types import Detections, Frame, FrameBatch
 log = logging.getLogger(__name__)
 
 _JOIN_TIMEOUT_S = 30.0
+_PUT_POLL_S = 0.1
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
@@ -70,6 +71,7 @@ class RunSummary:
     zone_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
     events_written: int = 0
     interrupted: bool = False
+    error: str | None = None
 
     @property
     def fps(self) -> float:
@@ -105,6 +107,8 @@ class Pipeline:
         self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
         self._stop = threading.Event()
         self._interrupted = False
+        self.error: str | None = None
+        """Why the run stopped early, when a stage failed (not a source: see streams)."""
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
         self._components: Components | None = None
@@ -198,7 +202,8 @@ class Pipeline:
             line_counts=comps.analytics.line_counts() if comps else {},
             zone_counts=comps.analytics.zone_counts() if comps else {},
             events_written=comps.events_written() if comps else 0,
-            interrupted=self.interrupted,
+            interrupted=self.interrupted and self.error is None,
+            error=self.error,
         )
 
     # -- threads ---------------------------------------------------------
@@ -215,8 +220,7 @@ class Pipeline:
         try:
             for frame in self._timed_frames(iter(source)):
                 status.frames_decoded += 1
-                self._batcher.put(frame)
-                if self._stop.is_set():
+                if not self._hand_to_batcher(frame):
                     break
         except SourceError as exc:
             self._on_source_error(stream_id, exc)
@@ -224,7 +228,16 @@ class Pipeline:
             status.corrupt_packets = source.corrupt_packets
             source.close()
             status.finished = True
-            self._batcher.end(stream_id)
+            while not self._batcher.end(stream_id, timeout_s=_PUT_POLL_S):
+                if self._done.is_set():
+                    break
+
+    def _hand_to_batcher(self, frame: Frame) -> bool:
+        """Queue ``frame`` (blocking: files are lossless); ``False`` once the run is over."""
+        while not self._batcher.put(frame, timeout_s=_PUT_POLL_S):
+            if self._done.is_set():
+                return False
+        return not self._stop.is_set()
 
     def _timed_frames(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         while True:
@@ -244,10 +257,11 @@ class Pipeline:
         try:
             while (batch := self._batcher.next_batch()) is not None:
                 self._process(batch)
-        except Exception:
-            log.exception("inference loop failed; stopping the pipeline")
+        except Exception as exc:  # reported in the summary; the traceback goes to debug logs
+            log.debug("inference loop failed", exc_info=True)
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.error("pipeline stopped: %s", self.error)
             self.stop()
-            raise
         finally:
             self._finish()
 
@@ -287,6 +301,9 @@ class Pipeline:
         comps = self._components
         assert comps is not None
         comps.close()
+        failed_sinks = [f"{w.name} sink: {w.error}" for w in comps.workers() if w.error]
+        if failed_sinks and self.error is None:
+            self.error = "; ".join(failed_sinks)
         self._ended_at = time.perf_counter()
         if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
             self.state = PipelineState.FINISHED

@@ -31,14 +31,14 @@ def _decode_frames(indices: set[int]) -> dict[int, np.ndarray]:
 def real_files() -> tuple[Path, Path, Path]:
     missing = [p for p in (CFG, WEIGHTS, NAMES) if not p.is_file()]
     if missing:
-        pytest.skip(f"real model files missing: {missing}")
+        pytest.fail(f"real model files missing: {missing}; run `make assets`")
     return CFG, WEIGHTS, NAMES
 
 
 @pytest.fixture(scope="session")
 def vtest_frames() -> dict[int, np.ndarray]:
     if not VIDEO.is_file():
-        pytest.skip(f"{VIDEO} missing")
+        pytest.fail(f"{VIDEO} missing; run `make assets`")
     return _decode_frames({0, 200})
 
 

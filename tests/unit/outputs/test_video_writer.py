@@ -24,7 +24,7 @@ needs_ffprobe = pytest.mark.skipif(shutil.which("ffprobe") is None, reason="need
 def real_frames() -> list[np.ndarray]:
     """The first 25 frames of vtest.mp4 as RGB arrays (decoded with PyAV directly)."""
     if not VTEST_MP4.exists():
-        pytest.skip(f"{VTEST_MP4} missing")
+        pytest.fail(f"{VTEST_MP4} missing; run `make assets`")
     with av.open(str(VTEST_MP4)) as container:
         frames = container.decode(video=0)
         return [next(frames).to_ndarray(format="rgb24") for _ in range(25)]

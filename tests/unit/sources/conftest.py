@@ -13,7 +13,7 @@ VTEST_MP4 = Path(__file__).resolve().parents[3] / "data" / "vtest.mp4"
 @pytest.fixture(scope="session")
 def vtest_mp4() -> Path:
     if not VTEST_MP4.exists():
-        pytest.skip(f"{VTEST_MP4} missing")
+        pytest.fail(f"{VTEST_MP4} missing; run `make assets`")
     return VTEST_MP4
 
 

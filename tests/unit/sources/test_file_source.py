@@ -50,7 +50,7 @@ def _check_frames(source: FileSource, limit: int | None = None) -> tuple[int, li
 def test_decodes_every_frame_of_real_footage(vtest_mp4: Path, name: str, codec: str) -> None:
     path = vtest_mp4 if name.endswith(".mp4") else VTEST_AVI
     if not path.exists():
-        pytest.skip(f"{path} missing")
+        pytest.fail(f"{path} missing; run `make test` (installs opencv-doc)")
     with FileSource(path, stream_id="cam") as source:
         assert (source.fps, source.resolution_wh, source.codec) == (10.0, (768, 576), codec)
         assert source.frame_count == VTEST_FRAMES

@@ -1,0 +1,88 @@
+"""Pipeline building blocks: class resolution, latency stats, queue workers."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from visionflow.errors import ConfigError
+from visionflow.pipeline.classes import resolve_classes
+from visionflow.pipeline.stats import LatencyStats
+from visionflow.pipeline.workers import QueueWorker
+
+NAMES = ["person", "bicycle", "car"]
+
+
+@pytest.mark.parametrize(
+    ("refs", "expected"),
+    [
+        (None, None),
+        ([], frozenset()),
+        (["person"], frozenset({0})),
+        (["car", 1, "car"], frozenset({1, 2})),
+    ],
+)
+def test_resolve_classes(refs: list[int | str] | None, expected: frozenset[int] | None) -> None:
+    assert resolve_classes(refs, NAMES, "detector.classes") == expected
+
+
+@pytest.mark.parametrize(
+    ("refs", "message"),
+    [
+        (["persn"], r"detector.classes\[0\]: unknown class name 'persn'"),
+        ([0, 3], r"detector.classes\[1\]: class index 3 is out of range 0..2"),
+        ([-1], r"class index -1 is out of range"),
+    ],
+)
+def test_resolve_classes_errors(refs: list[int | str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        resolve_classes(refs, NAMES, "detector.classes")
+
+
+def test_latency_stats_percentiles() -> None:
+    stats = LatencyStats()
+    for ms in range(1, 101):
+        stats.add("inference", ms / 1e3)
+    stats.add_many("tracking", 0.002, 10)
+    by_stage = {s.stage: s for s in stats.summary()}
+    assert set(by_stage) == {"inference", "tracking"}
+    inference = by_stage["inference"]
+    assert inference.samples == 100
+    assert inference.p50_ms == pytest.approx(50.5)
+    assert inference.max_ms == pytest.approx(100.0)
+    assert by_stage["tracking"].p99_ms == pytest.approx(2.0)
+
+
+def test_queue_worker_runs_items_in_order_and_keeps_the_first_error() -> None:
+    seen: list[int] = []
+
+    def handle(item: int) -> None:
+        if item == 3:
+            raise OSError("disk full")
+        seen.append(item)
+
+    worker = QueueWorker[int]("sink", handle, capacity=2)
+    worker.start()
+    for i in range(6):
+        worker.submit(i)
+    worker.close(timeout_s=5)
+    assert seen == [0, 1, 2]
+    assert isinstance(worker.error, OSError)
+    worker.close()  # idempotent
+
+
+def test_queue_worker_applies_back_pressure() -> None:
+    gate = threading.Event()
+    worker = QueueWorker[int]("slow", lambda _: gate.wait(5), capacity=1)
+    worker.start()
+    worker.submit(0)  # taken by the thread, blocks on the gate
+    worker.submit(1)  # fills the queue
+    blocked = threading.Thread(target=worker.submit, args=(2,))
+    blocked.start()
+    blocked.join(0.2)
+    assert blocked.is_alive()
+    gate.set()
+    blocked.join(5)
+    worker.close(timeout_s=5)
+    assert not blocked.is_alive()
