@@ -115,6 +115,13 @@ def test_mismatched_cfg_and_weights(
     assert_clean_error(run_cli("run", str(path)), "weights")
 
 
+def test_output_folder_that_is_a_file(make_config, short_clip: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the output folder should go")
+    path = write_yaml(tmp_path / "c.yaml", make_config([("cam0", short_clip)]))
+    assert_clean_error(run_cli("run", str(path), "-q"), str(blocker))
+
+
 def test_truncated_video_is_processed_as_far_as_it_goes(
     make_config, short_clip: Path, tmp_path: Path
 ) -> None:

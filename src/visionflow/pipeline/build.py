@@ -143,6 +143,17 @@ def build_components(
         ConfigError: a class name in the config is not one of the model's.
     """
     sources = _open_sources(config, on_error)
+    try:
+        return _build_stages(config, sources, stats)
+    except BaseException:
+        for source in sources.values():
+            source.close()
+        raise
+
+
+def _build_stages(
+    config: PipelineConfig, sources: dict[str, FileSource], stats: LatencyStats
+) -> Components:
     detector = _detector(config)
     names = detector.class_names
     analytics = AnalyticsHub(
@@ -153,9 +164,8 @@ def build_components(
     sink = _video_sink(config, sources, names, stats) if config.output.video else None
     events = QueueWorker[EventBatch]("events", _event_writer(publisher, stats), capacity=64)
     video = QueueWorker[VideoItem]("video", sink.write, capacity=16) if sink else None
-    return Components(
-        sources, detector, _tracker(config), analytics, events, video, publisher, sink, stats
-    )
+    tracker = _tracker(config)
+    return Components(sources, detector, tracker, analytics, events, video, publisher, sink, stats)
 
 
 def _fresh(path: Path) -> Path:
