@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ASSETS := $(CURDIR)/data
-APT_PACKAGES := ffmpeg opencv-doc
+APT_PACKAGES := ffmpeg opencv-doc redis-server mosquitto openssl
 
 export VISIONFLOW_ASSETS := $(ASSETS)
 export VISIONFLOW_CACHE := $(ASSETS)/cache

@@ -14,6 +14,7 @@ already catch ``FileNotFoundError`` or ``ValueError`` keep working::
     │   ├── ModelNotFoundError(FileNotFoundError)
     │   └── ModelFormatError(ValueError)    bad cfg, cfg/weights mismatch, unknown layout
     ├── OutputError(OSError)                writing video or events failed
+    ├── PublishError(ConnectionError)       a broker did not accept events (transient)
     ├── MissingDependencyError(ImportError) an optional extra is not installed
     └── PipelineStateError(RuntimeError)    lifecycle misuse (reopen a closed pipeline)
 
@@ -70,6 +71,10 @@ class ModelFormatError(ModelError, ValueError):
 
 class OutputError(VisionflowError, OSError):
     """Writing an output (video, events) failed."""
+
+
+class PublishError(VisionflowError, ConnectionError):
+    """A broker did not accept a batch of events; delivery retries it later."""
 
 
 class MissingDependencyError(VisionflowError, ImportError):

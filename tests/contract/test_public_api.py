@@ -27,6 +27,7 @@ EXPECTED_ALL = [
     "PipelineStateError",
     "Point",
     "Polygon",
+    "PublishError",
     "RunSummary",
     "SourceError",
     "SourceNotFoundError",

@@ -158,7 +158,14 @@ def test_a_corrupt_stream_does_not_stop_the_others(
     assert_clean_error(result, "1 stream(s) failed: bad")
     assert ffprobe_frames(tmp_path / "out" / "good.mp4") == ("h264", SHORT_FRAMES)
     events = read_events(tmp_path / "out" / "events.jsonl")
-    assert {e["stream_id"] for e in events} == {"good"}
+    bad = [e for e in events if e["stream_id"] == "bad"]
+    assert [(e["type"], e["previous_state"], e["state"]) for e in bad] == [
+        ("stream_state", "new", "failed")
+    ]
+    assert bad[0]["reason"]
+    good = [(e["type"], e.get("state")) for e in events if e["stream_id"] == "good"]
+    assert good[0] == ("stream_state", "running")
+    assert good[-1] == ("stream_state", "finished")
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
@@ -180,7 +187,9 @@ def test_signal_stops_cleanly(make_config, short_clip: Path, tmp_path: Path, sig
     events = read_events(events_file)
     for event in events:
         parse_event(json.dumps(event))
-    assert events[-1]["type"] == "counts"  # the closing snapshot was flushed
+    # the closing snapshot was flushed, then the stream's end (always its last event)
+    assert [e["type"] for e in events[-2:]] == ["counts", "stream_state"]
+    assert (events[-1]["previous_state"], events[-1]["state"]) == ("running", "stopped")
     codec, frames = ffprobe_frames(tmp_path / "out" / "cam0.mp4")
     assert codec == "h264" and frames > 0
     assert "interrupted" in stdout

@@ -12,7 +12,23 @@ def summary_tables(summary: RunSummary) -> list[Table]:
     tables = [_streams_table(summary), _latency_table(summary)]
     if summary.line_counts or summary.zone_counts:
         tables.append(_counts_table(summary))
+    if summary.delivery:
+        tables.append(_delivery_table(summary))
     return tables
+
+
+def _delivery_table(summary: RunSummary) -> Table:
+    table = Table(title="event delivery")
+    for col in ("publisher", "delivered", "pending", "dropped", "retries", "connected"):
+        table.add_column(col, justify="left" if col == "publisher" else "right")
+    for name, s in summary.delivery.items():
+        connected = "[green]yes[/green]" if s.connected else "[red]no[/red]"
+        if s.last_error and not s.connected:
+            connected += f" ({s.last_error})"
+        pending = f"[yellow]{s.pending}[/yellow]" if s.pending else "0"
+        dropped = f"[red]{s.dropped}[/red]" if s.dropped else "0"
+        table.add_row(name, str(s.delivered), pending, dropped, str(s.retries), connected)
+    return table
 
 
 def _streams_table(summary: RunSummary) -> Table:
@@ -29,7 +45,14 @@ def _streams_table(summary: RunSummary) -> Table:
 
 
 def _latency_table(summary: RunSummary) -> Table:
-    table = Table(title="per-stage latency per frame (ms)")
+    mean_batch = summary.frames / summary.batches if summary.batches else 0.0
+    table = Table(
+        title="per-stage latency per frame (ms)",
+        caption=(
+            "preprocess … analytics run per batch: a frame's latency is its batch's time "
+            f"(mean batch {mean_batch:.1f} frames)"
+        ),
+    )
     for col in ("stage", "samples", "p50", "p90", "p99", "max"):
         table.add_column(col, justify="right")
     for s in summary.stats.summary():

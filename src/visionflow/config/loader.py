@@ -14,10 +14,17 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from visionflow.config.publishers import PUBLISHER_TYPES
 from visionflow.config.schema import PipelineConfig
 from visionflow.errors import ConfigError
+from visionflow.events.redact import MASK, mask_url
 
 _MAX_VALUE_CHARS = 60
+_SECRET_KEYS = ("password", "token", "secret")
+_TAGGED_LISTS: dict[tuple[str, ...], dict[str, type[BaseModel]]] = {
+    ("events", "publishers"): PUBLISHER_TYPES
+}
+"""Lists of discriminated unions: pydantic puts the tag (``redis``) in error locations."""
 
 
 def load_config(path: str | Path) -> PipelineConfig:
@@ -78,7 +85,7 @@ def check_files(config: PipelineConfig) -> list[str]:
 def yaml_path(loc: tuple[int | str, ...]) -> str:
     """Format a pydantic error location as a YAML path: ``sources[1].uri``."""
     out = ""
-    for part in loc:
+    for part in _untagged(loc):
         if isinstance(part, int):
             out += f"[{part}]"
         elif part.startswith(("function-", "tagged-union")) or part in {"int", "str", "tuple"}:
@@ -88,10 +95,19 @@ def yaml_path(loc: tuple[int | str, ...]) -> str:
     return out or "(top level)"
 
 
+def _untagged(loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+    """``loc`` without the union tag after a tagged list's index."""
+    for prefix, tags in _TAGGED_LISTS.items():
+        n = len(prefix)
+        if loc[:n] == prefix and len(loc) > n + 1 and loc[n + 1] in tags:
+            return (*loc[: n + 1], *loc[n + 2 :])
+    return loc
+
+
 def _describe(err: Mapping[str, Any]) -> str:
     loc = tuple(err["loc"])
     where = yaml_path(loc)
-    value = _short(err.get("input"))
+    value = _short(_redact(err.get("input")))
     msg = str(err["msg"]).removeprefix("Value error, ")
     if err["type"] == "extra_forbidden":
         return f"{where}: unknown key{_suggest(loc)}"
@@ -103,10 +119,12 @@ def _describe(err: Mapping[str, Any]) -> str:
 def _suggest(loc: tuple[int | str, ...]) -> str:
     """Hint at the closest allowed key for an unknown key."""
     model: type[BaseModel] | None = PipelineConfig
-    for part in loc[:-1]:
-        if model is None or isinstance(part, int):
-            continue
-        model = _field_model(model, part)
+    for i, part in enumerate(loc[:-1]):
+        tags = _TAGGED_LISTS.get(tuple(str(p) for p in loc[: i - 1]), {}) if i >= 2 else {}
+        if part in tags:
+            model = tags[str(part)]
+        elif model is not None and not isinstance(part, int):
+            model = _field_model(model, part)
     if model is None:
         return ""
     allowed = sorted(model.model_fields)
@@ -127,6 +145,20 @@ def _field_model(model: type[BaseModel], name: str) -> type[BaseModel] | None:
             if isinstance(inner, type) and issubclass(inner, BaseModel):
                 return inner
     return None
+
+
+def _redact(value: Any) -> Any:
+    """``value`` with secrets hidden: password-like keys and URL userinfo passwords."""
+    if isinstance(value, str):
+        return mask_url(value)
+    if isinstance(value, Mapping):
+        return {
+            k: MASK if any(s in str(k).lower() for s in _SECRET_KEYS) else _redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
 
 
 def _short(value: Any) -> str:

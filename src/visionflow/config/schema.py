@@ -12,6 +12,20 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from visionflow.config.publishers import (
+    BrokerPublisherConfig,
+    EventType,
+    JsonlPublisherConfig,
+    KafkaPublisherConfig,
+    MqttPublisherConfig,
+    PayloadFormat,
+    PublisherConfig,
+    RedisPublisherConfig,
+    SpoolConfig,
+    TlsConfig,
+    WebhookPublisherConfig,
+)
+
 CONFIG_VERSION: Literal[1] = 1
 
 XY = tuple[float, float]
@@ -140,10 +154,38 @@ class AnalyticsConfig(_Model):
 
 
 class EventsConfig(_Model):
-    """Where events go."""
+    """Where events go, and how often periodic events are made.
+
+    ``jsonl: true`` (the default) adds one JSON Lines publisher writing
+    ``<output.dir>/events.jsonl`` unless ``publishers`` already has a
+    ``jsonl`` entry; :meth:`effective_publishers` gives the resulting list.
+    """
 
     jsonl: bool = True
     counts_interval_s: Annotated[float, Field(ge=0.0)] = 1.0
+    stats_interval_s: Annotated[float, Field(ge=0.0)] = 10.0
+    publishers: list[PublisherConfig] = []
+    spool_dir: Path | None = None
+    flush_timeout_s: Annotated[float, Field(ge=0.0)] = 10.0
+
+    @field_validator("publishers")
+    @classmethod
+    def _unique_names(cls, publishers: list[PublisherConfig]) -> list[PublisherConfig]:
+        names = [p.publisher_name for p in publishers]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(
+                f"publisher names must be unique, repeated: {dup}; give each a distinct 'name'"
+            )
+        return publishers
+
+    def effective_publishers(self) -> list[PublisherConfig]:
+        """``publishers``, plus the default JSONL publisher when ``jsonl`` asks for it."""
+        if self.jsonl and not any(p.type == "jsonl" for p in self.publishers):
+            default = JsonlPublisherConfig(type="jsonl", name="jsonl")
+            if "jsonl" not in {p.publisher_name for p in self.publishers}:
+                return [default, *self.publishers]
+        return list(self.publishers)
 
 
 class OutputConfig(_Model):
@@ -153,7 +195,7 @@ class OutputConfig(_Model):
     video: bool = True
     codec: str = "libx264"
     crf: Annotated[int, Field(ge=0, le=51)] = 23
-    preset: str = "veryfast"
+    preset: str = "ultrafast"
 
 
 class PipelineConfig(_Model):
@@ -190,4 +232,37 @@ class PipelineConfig(_Model):
                         f"analytics.{kind} '{item.name}' names unknown streams {unknown}; "
                         f"known source ids: {sorted(ids)}"
                     )
+        for i, pub in enumerate(self.events.publishers):
+            unknown = sorted(set(pub.streams or ()) - ids)
+            if unknown:
+                raise ValueError(
+                    f"events.publishers[{i}] '{pub.publisher_name}' names unknown streams "
+                    f"{unknown}; known source ids: {sorted(ids)}"
+                )
         return self
+
+
+__all__ = [
+    "AnalyticsConfig",
+    "BatchingConfig",
+    "BrokerPublisherConfig",
+    "DetectorConfig",
+    "EventType",
+    "EventsConfig",
+    "JsonlPublisherConfig",
+    "KafkaPublisherConfig",
+    "LineConfig",
+    "ModelConfig",
+    "MqttPublisherConfig",
+    "OutputConfig",
+    "PayloadFormat",
+    "PipelineConfig",
+    "PublisherConfig",
+    "RedisPublisherConfig",
+    "SourceConfig",
+    "SpoolConfig",
+    "TlsConfig",
+    "TrackerConfig",
+    "WebhookPublisherConfig",
+    "ZoneConfig",
+]

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 """Version of the event schema, written into every event."""
 
 BBoxXYXY = Annotated[
@@ -122,8 +122,47 @@ class CountsEvent(EventBase):
     )
 
 
+StreamState = Literal["new", "running", "finished", "stopped", "failed"]
+"""Lifecycle of a stream: ``new`` → ``running`` → ``finished`` | ``stopped`` | ``failed``."""
+
+
+class StreamStateEvent(EventBase):
+    """A stream changed state: it started, reached its end, was stopped, or failed.
+
+    ``frame_number`` and ``pts_seconds`` are those of the last frame processed
+    (0 before the first frame).
+    """
+
+    type: Literal["stream_state"] = "stream_state"
+    state: StreamState = Field(description="the new state")
+    previous_state: StreamState = Field(description="the state before this change")
+    reason: str | None = Field(
+        default=None, description="why (the error for failed, null otherwise)"
+    )
+
+
+class StreamStatsEvent(EventBase):
+    """Periodic health and throughput of one stream (wall-clock period).
+
+    ``frame_number`` and ``pts_seconds`` are those of the last frame processed.
+    """
+
+    type: Literal["stream_stats"] = "stream_stats"
+    frames_decoded: int = Field(ge=0, description="frames decoded since the start")
+    frames_processed: int = Field(ge=0, description="frames through analytics since the start")
+    fps: float = Field(ge=0, description="frames processed per wall-clock second, last period")
+    dropped_frames: int = Field(ge=0, description="frames dropped since the start (live sources)")
+    corrupt_packets: int = Field(ge=0, description="undecodable packets skipped since the start")
+    interval_s: float = Field(ge=0, description="wall-clock length of the period, seconds")
+
+
 Event = Annotated[
-    LineCrossedEvent | ZoneEnteredEvent | ZoneExitedEvent | CountsEvent,
+    LineCrossedEvent
+    | ZoneEnteredEvent
+    | ZoneExitedEvent
+    | CountsEvent
+    | StreamStateEvent
+    | StreamStatsEvent,
     Field(discriminator="type"),
 ]
 """Any visionflow event; ``type`` says which."""

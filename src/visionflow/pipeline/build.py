@@ -19,12 +19,13 @@ import numpy as np
 from visionflow.analytics import LineCounter, ZoneCounter
 from visionflow.config import LineConfig, PipelineConfig, ZoneConfig
 from visionflow.errors import SourceError
-from visionflow.events import Event, JsonlPublisher
+from visionflow.events import DeliveryStats, Event, EventRouter
 from visionflow.geometry import Line, Point, Polygon
 from visionflow.inference import Detector, load_class_names
 from visionflow.outputs import VideoWriter
 from visionflow.overlay import Annotator, LineOverlay, ZoneOverlay
 from visionflow.pipeline.classes import resolve_classes
+from visionflow.pipeline.publishing import build_router
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.stream_analytics import (
     AnalyticsHub,
@@ -59,9 +60,10 @@ class Components:
     analytics: AnalyticsHub
     events: QueueWorker[EventBatch]
     video: QueueWorker[VideoItem] | None
-    _publisher: JsonlPublisher | None
+    _router: EventRouter
     _video_sink: VideoSink | None
     _stats: LatencyStats
+    _flush_timeout_s: float = 10.0
 
     def workers(self) -> list[QueueWorker[EventBatch] | QueueWorker[VideoItem]]:
         """The sink threads to start with the pipeline."""
@@ -72,16 +74,29 @@ class Components:
         self.events.submit(batch)
 
     def events_written(self) -> int:
-        """Events written so far by the JSON Lines publisher."""
-        return self._publisher.events_written if self._publisher else 0
+        """Events written so far by the JSON Lines publishers."""
+        return self._router.events_written
 
-    def close(self) -> None:
-        """Flush and close every sink: final counts, events, videos."""
-        self.events.submit(EventBatch(self.analytics.final_counts(), ()))
+    def delivery_stats(self) -> dict[str, DeliveryStats]:
+        """Delivery counters per publisher."""
+        return self._router.stats()
+
+    def close(self, final_events: list[Event] | None = None) -> None:
+        """Flush and close every sink: events, videos.
+
+        Args:
+            final_events: the closing events of the run (final counts, stream
+                states); None = the final counts of every stream.
+
+        Broker publishers get up to ``events.flush_timeout_s`` to deliver what
+        is pending; the rest stays in their spools for the next run.
+        """
+        if final_events is None:
+            final_events = self.analytics.final_counts()
+        self.events.submit(EventBatch(final_events, ()))
         for worker in self.workers():
             worker.close()
-        if self._publisher is not None:
-            self._publisher.close()
+        self._router.close(self._flush_timeout_s)
         if self._video_sink is not None:
             self._video_sink.close()
 
@@ -159,23 +174,24 @@ def _build_stages(
     analytics = AnalyticsHub(
         {sid: _stream_analytics(config, sid, src.fps, names) for sid, src in sources.items()}
     )
-    out_dir = Path(config.output.dir)
-    publisher = JsonlPublisher(_fresh(out_dir / "events.jsonl")) if config.events.jsonl else None
-    sink = _video_sink(config, sources, names, stats) if config.output.video else None
-    events = QueueWorker[EventBatch]("events", _event_writer(publisher, stats), capacity=64)
-    video = QueueWorker[VideoItem]("video", sink.write, capacity=16) if sink else None
     tracker = _tracker(config)
-    return Components(sources, detector, tracker, analytics, events, video, publisher, sink, stats)
-
-
-def _fresh(path: Path) -> Path:
-    """``path``, after moving aside a non-empty file of an earlier run (never lost)."""
-    if path.is_file() and path.stat().st_size > 0:
-        stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
-        kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
-        path.replace(kept)
-        log.warning("kept the previous %s as %s", path.name, kept)
-    return path
+    sink = _video_sink(config, sources, names, stats) if config.output.video else None
+    router = build_router(config)
+    router.start()
+    events = QueueWorker[EventBatch]("events", _event_writer(router, stats), capacity=64)
+    video = QueueWorker[VideoItem]("video", sink.write, capacity=16) if sink else None
+    return Components(
+        sources,
+        detector,
+        tracker,
+        analytics,
+        events,
+        video,
+        router,
+        sink,
+        stats,
+        config.events.flush_timeout_s,
+    )
 
 
 def _open_sources(config: PipelineConfig, on_error: ErrorCallback) -> dict[str, FileSource]:
@@ -298,13 +314,9 @@ def _video_sink(
     return VideoSink(Path(out.dir), Annotator(names), fps, out.codec, out.crf, out.preset, stats)
 
 
-def _event_writer(
-    publisher: JsonlPublisher | None, stats: LatencyStats
-) -> Callable[[EventBatch], None]:
+def _event_writer(router: EventRouter, stats: LatencyStats) -> Callable[[EventBatch], None]:
     def write(batch: EventBatch) -> None:
-        events: list[Event] = batch.events
-        if publisher is not None and events:
-            publisher.publish(events)
+        router.publish(batch.events)
         now = time.monotonic_ns()
         for arrival in batch.arrival_ns:
             stats.add("end_to_end", (now - arrival) / 1e9)

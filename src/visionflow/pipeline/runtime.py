@@ -4,7 +4,9 @@ Threads (all joined by bounded, blocking queues — file sources are lossless)::
 
     source[cam0] ─┐
     source[cam1] ─┼─▶ batcher ─▶ infer thread ─▶ video worker  (annotate + encode)
-    source[...]  ─┘   (detect, track, analytics) └▶ event worker (JSON Lines)
+    source[...]  ─┘   (detect, track, analytics) └▶ event worker ─▶ JSON Lines file
+                                                     (router)    └▶ spool ─▶ delivery
+                                                                    thread per broker
 
 Decode (PyAV), inference (ONNX Runtime) and encode (libx264) release the GIL,
 so these threads overlap for real. Python runs per batch and per frame,
@@ -23,9 +25,11 @@ from dataclasses import dataclass, field
 from visionflow.batching import FrameBatcher
 from visionflow.config import PipelineConfig
 from visionflow.errors import PipelineStateError, SourceError
+from visionflow.events import DeliveryStats
 from visionflow.pipeline.build import Components, build_components
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.stream_analytics import EventBatch
+from visionflow.pipeline.stream_events import StreamReporter
 from visionflow.types import Detections, Frame, FrameBatch
 
 log = logging.getLogger(__name__)
@@ -55,8 +59,13 @@ class StreamStatus:
     frames_decoded: int = 0
     frames_processed: int = 0
     corrupt_packets: int = 0
+    dropped_frames: int = 0
     error: str | None = None
     finished: bool = False
+    stopped: bool = False
+    """The stream ended because the pipeline was stopped, not at its end."""
+    last_frame_number: int = 0
+    last_pts_seconds: float = 0.0
 
 
 @dataclass
@@ -70,8 +79,12 @@ class RunSummary:
     line_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
     zone_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
     events_written: int = 0
+    delivery: dict[str, DeliveryStats] = field(default_factory=dict)
+    """Per publisher: delivered, pending, dropped, retries, connected."""
     interrupted: bool = False
     error: str | None = None
+    batches: int = 0
+    """Model calls; ``frames / batches`` is the mean batch size."""
 
     @property
     def fps(self) -> float:
@@ -105,8 +118,10 @@ class Pipeline:
         self.state = PipelineState.NEW
         self.stats = LatencyStats()
         self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
+        self._reporter = StreamReporter(self.streams, config.events.stats_interval_s)
         self._stop = threading.Event()
         self._interrupted = False
+        self._batches = 0
         self.error: str | None = None
         """Why the run stopped early, when a stage failed (not a source: see streams)."""
         self._done = threading.Event()
@@ -137,6 +152,7 @@ class Pipeline:
             )
         comps = build_components(self.config, self._on_source_error, self.stats)
         self._components = comps
+        self._reporter.on_end = lambda sid: comps.analytics.final_counts([sid])
         self._batcher = FrameBatcher(
             self.config.batching.max_batch_size, self.config.batching.timeout_ms / 1e3
         )
@@ -146,6 +162,7 @@ class Pipeline:
         self.state = PipelineState.RUNNING
         for worker in comps.workers():
             worker.start()
+        comps.publish(EventBatch(self._reporter.started(), ()))
         for stream_id in comps.sources:
             self._batcher.register(stream_id)
         self._spawn("infer", self._infer_loop)
@@ -202,8 +219,10 @@ class Pipeline:
             line_counts=comps.analytics.line_counts() if comps else {},
             zone_counts=comps.analytics.zone_counts() if comps else {},
             events_written=comps.events_written() if comps else 0,
+            delivery=comps.delivery_stats() if comps else {},
             interrupted=self.interrupted and self.error is None,
             error=self.error,
+            batches=self._batches,
         )
 
     # -- threads ---------------------------------------------------------
@@ -227,6 +246,7 @@ class Pipeline:
         finally:
             status.corrupt_packets = source.corrupt_packets
             source.close()
+            status.stopped = self._stop.is_set()
             status.finished = True
             while not self._batcher.end(stream_id, timeout_s=_PUT_POLL_S):
                 if self._done.is_set():
@@ -270,6 +290,7 @@ class Pipeline:
         assert comps is not None
         n = len(batch)
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
+        self._batches += 1
         detections = comps.detector.detect([f.image_rgb for f in batch.frames])
         timings = comps.detector.last_timings
         self.stats.add_many("preprocess", timings.preprocess_s, n)
@@ -286,7 +307,12 @@ class Pipeline:
             self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)
         for frame in batch.frames:
-            self.streams[frame.stream_id].frames_processed += 1
+            status = self.streams[frame.stream_id]
+            status.frames_processed += 1
+            status.last_frame_number = frame.frame_number
+            status.last_pts_seconds = frame.pts_seconds
+        if stream_events := self._reporter.tick():
+            comps.publish(EventBatch(stream_events, ()))
 
     def _hand_to_video(self, batch: FrameBatch, tracks: Detections) -> None:
         comps = self._components
@@ -300,7 +326,7 @@ class Pipeline:
     def _finish(self) -> None:
         comps = self._components
         assert comps is not None
-        comps.close()
+        comps.close(self._reporter.final())
         failed_sinks = [f"{w.name} sink: {w.error}" for w in comps.workers() if w.error]
         if failed_sinks and self.error is None:
             self.error = "; ".join(failed_sinks)

@@ -212,9 +212,14 @@ class AnalyticsHub:
             events.extend(self._streams[frame.stream_id].update(frame, tracks.for_frame(slot)))
         return events
 
-    def final_counts(self) -> list[Event]:
-        """One closing ``counts`` event per stream that saw frames."""
-        return [s.counts_event() for s in self._streams.values() if s.counts_interval_s > 0]
+    def final_counts(self, stream_ids: Sequence[str] | None = None) -> list[Event]:
+        """One closing ``counts`` event per stream (of ``stream_ids``; None = all)."""
+        wanted = self._streams if stream_ids is None else stream_ids
+        return [
+            s.counts_event()
+            for sid in wanted
+            if (s := self._streams.get(sid)) is not None and s.counts_interval_s > 0
+        ]
 
     def overlays(self, stream_id: str) -> tuple[list[LineOverlay], list[ZoneOverlay]]:
         """Line and zone captions of ``stream_id``."""

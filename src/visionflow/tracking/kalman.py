@@ -97,8 +97,10 @@ class KalmanFilterXYAH:
         z = np.asarray(measurements, np.float64).reshape(-1, MEASUREMENT_DIM)
         mean = np.concatenate([z, np.zeros_like(z)], axis=1)
         h = z[:, 3]
-        std_pos = 2 * self._stds(h, self.std_weight_position, 1e-2)
-        std_vel = 10 * self._stds(h, self.std_weight_velocity, 1e-5)
+        # The reference scales only the height-relative terms (2x, 10x); the
+        # aspect-ratio terms stay at their fixed 1e-2 / 1e-5.
+        std_pos = self._stds(h, 2 * self.std_weight_position, 1e-2)
+        std_vel = self._stds(h, 10 * self.std_weight_velocity, 1e-5)
         variances = np.concatenate([std_pos, std_vel], axis=1) ** 2
         cov = np.zeros((len(z), STATE_DIM, STATE_DIM))
         diag = np.arange(STATE_DIM)

@@ -8,6 +8,8 @@ from visionflow.events import (
     CountsEvent,
     Event,
     LineCrossedEvent,
+    StreamStateEvent,
+    StreamStatsEvent,
     ZoneEnteredEvent,
     ZoneExitedEvent,
 )
@@ -36,5 +38,17 @@ def sample_events() -> dict[str, Event]:
             **COMMON,
             lines={"gate": {"in": {"person": 3}, "out": {"person": 1, "car": 2}}},
             zones={"plaza": {"person": 2}},
+        ),
+        "stream_state": StreamStateEvent(
+            **COMMON, state="failed", previous_state="running", reason="decoder error"
+        ),
+        "stream_stats": StreamStatsEvent(
+            **COMMON,
+            frames_decoded=np.int64(43),
+            frames_processed=43,
+            fps=np.float32(29.5),
+            dropped_frames=0,
+            corrupt_packets=1,
+            interval_s=10.0,
         ),
     }

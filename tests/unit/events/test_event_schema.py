@@ -62,7 +62,7 @@ def test_numpy_inputs_become_python_numbers() -> None:
 
 def test_event_ids_are_unique() -> None:
     ids = {event.event_id for _ in range(200) for event in sample_events().values()}
-    assert len(ids) == 800
+    assert len(ids) == 200 * len(SAMPLES)
     assert all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
 
 
@@ -132,4 +132,4 @@ def test_schema_md_examples_are_valid_events() -> None:
     doc = resources.files("visionflow.events").joinpath("SCHEMA.md").read_text("utf-8")
     examples = [line for line in doc.splitlines() if line.startswith('{"type":')]
     types = {parse_event(line).type for line in examples}
-    assert types == {"line_crossed", "zone_exited", "counts"}
+    assert types == {"line_crossed", "zone_exited", "counts", "stream_state", "stream_stats"}

@@ -79,8 +79,8 @@ def test_inputs_are_not_modified() -> None:
 def test_initiate_hand_computed() -> None:
     mean, cov = KalmanFilterXYAH().initiate(np.array([[50.0, 60.0, 0.5, 100.0]]))
     np.testing.assert_array_equal(mean, [[50, 60, 0.5, 100, 0, 0, 0, 0]])
-    # 2*h/20 = 10 px, 2e-2, 10*h/160 = 6.25 px/frame, 1e-4
-    expected = np.diag([100.0, 100.0, 4e-4, 100.0, 39.0625, 39.0625, 1e-8, 39.0625])
+    # 2*h/20 = 10 px, 1e-2, 10*h/160 = 6.25 px/frame, 1e-5 (ByteTrack / DeepSORT)
+    expected = np.diag([100.0, 100.0, 1e-4, 100.0, 39.0625, 39.0625, 1e-10, 39.0625])
     np.testing.assert_allclose(cov[0], expected, rtol=1e-12)
 
 

@@ -95,6 +95,9 @@ def _open_session(path: Path, threads: int) -> Any:
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads
+    # Idle ORT workers spin by default; in a pipeline they would burn the cores
+    # that decode and encode threads need (measured on 2 cores: 26.9 → 28.4 fps).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
         return onnxruntime.InferenceSession(
             str(path), sess_options=options, providers=["CPUExecutionProvider"]
