@@ -81,24 +81,36 @@ class Components:
         """Delivery counters per publisher."""
         return self._router.stats()
 
-    def close(self, final_events: list[Event] | None = None) -> None:
-        """Flush and close every sink: events, videos.
+    def close(self, final_events: list[Event] | None = None) -> list[str]:
+        """Flush and close every sink: events, videos. Each is closed even if another fails.
 
         Args:
             final_events: the closing events of the run (final counts, stream
                 states); None = the final counts of every stream.
+
+        Returns:
+            One line per sink that failed to close (empty when all went well).
 
         Broker publishers get up to ``events.flush_timeout_s`` to deliver what
         is pending; the rest stays in their spools for the next run.
         """
         if final_events is None:
             final_events = self.analytics.final_counts()
-        self.events.submit(EventBatch(final_events, ()))
-        for worker in self.workers():
-            worker.close()
-        self._router.close(self._flush_timeout_s)
+        steps: list[tuple[str, Callable[[], None]]] = [
+            ("events", lambda: self.events.submit(EventBatch(final_events, ()))),
+            *((w.name, w.close) for w in self.workers()),
+            ("publishers", lambda: self._router.close(self._flush_timeout_s)),
+        ]
         if self._video_sink is not None:
-            self._video_sink.close()
+            steps.append(("video", self._video_sink.close))
+        problems = []
+        for name, step in steps:
+            try:
+                step()
+            except Exception as exc:  # keep closing the others; report every failure
+                log.debug("closing %s failed", name, exc_info=True)
+                problems.append(f"closing {name} failed: {exc}")
+        return problems
 
 
 @dataclass

@@ -171,9 +171,10 @@ class Pipeline:
 
     def stop(self) -> None:
         """Ask the pipeline to stop soon (safe from signal handlers and threads)."""
+        if self.state in (PipelineState.NEW, PipelineState.RUNNING):
+            self._interrupted = True
         if self.state is PipelineState.RUNNING:
             self.state = PipelineState.STOPPING
-            self._interrupted = True
         self._stop.set()
         if self._components is not None:
             for source in self._components.sources.values():
@@ -324,13 +325,16 @@ class Pipeline:
             comps.video.submit((frame, tracks.for_frame(slot), overlays))
 
     def _finish(self) -> None:
+        """Close every sink; whatever fails, mark the run done so waiters return."""
         comps = self._components
         assert comps is not None
-        comps.close(self._reporter.final())
-        failed_sinks = [f"{w.name} sink: {w.error}" for w in comps.workers() if w.error]
-        if failed_sinks and self.error is None:
-            self.error = "; ".join(failed_sinks)
-        self._ended_at = time.perf_counter()
-        if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
-            self.state = PipelineState.FINISHED
-        self._done.set()
+        try:
+            problems = comps.close(self._reporter.final())
+            problems += [f"{w.name} sink: {w.error}" for w in comps.workers() if w.error]
+            if problems and self.error is None:
+                self.error = "; ".join(problems)
+        finally:
+            self._ended_at = time.perf_counter()
+            if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
+                self.state = PipelineState.FINISHED
+            self._done.set()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -43,11 +44,23 @@ class QueueWorker(Generic[T]):
         """Queue ``item``; blocks while the queue is full."""
         self._queue.put(item)
 
-    def close(self, timeout_s: float | None = None) -> None:
-        """Let queued items finish, then stop the thread (idempotent)."""
+    def close(self, timeout_s: float = 60.0) -> None:
+        """Let queued items finish, then stop the thread (idempotent).
+
+        Raises:
+            TimeoutError: the thread was still busy after ``timeout_s``.
+        """
         if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout_s)
+            deadline = time.monotonic() + timeout_s
+            try:
+                self._queue.put(_STOP, timeout=timeout_s)
+            except queue.Full:
+                raise TimeoutError(
+                    f"{self.name} did not take its stop in {timeout_s:.0f} s"
+                ) from None
+            self._thread.join(max(0.0, deadline - time.monotonic()))
+            if self._thread.is_alive():
+                raise TimeoutError(f"{self.name} did not finish within {timeout_s:.0f} s")
 
     def _loop(self) -> None:
         while (item := self._queue.get()) is not _STOP:
