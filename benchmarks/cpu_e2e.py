@@ -543,7 +543,7 @@ def main() -> None:
         "--baseline-writer",
         choices=["cv2-mp4v", "pyav-libx264"],
         default="cv2-mp4v",
-        help="the baseline's video encoder (visionflow always uses libx264 veryfast)",
+        help="the baseline's video encoder (visionflow uses libx264 ultrafast by default)",
     )
     parser.add_argument("--no-warmup", action="store_true", help="skip warm-up and agreement")
     parser.add_argument(

@@ -744,7 +744,7 @@ def draw(
 
 
 class PyAvWriter:
-    """libx264 (crf 23, veryfast) through PyAV: visionflow's encoder settings, for comparison."""
+    """libx264 (crf 23, ultrafast) through PyAV: visionflow's default encoder settings."""
 
     def __init__(self, path: str, fps: float, size_wh: tuple[int, int]) -> None:
         import av
@@ -752,7 +752,7 @@ class PyAvWriter:
         self._av = av
         self.container = av.open(path, "w")
         self.stream = self.container.add_stream(
-            "libx264", rate=round(fps), options={"crf": "23", "preset": "veryfast"}
+            "libx264", rate=round(fps), options={"crf": "23", "preset": "ultrafast"}
         )
         self.stream.width, self.stream.height = size_wh
         self.stream.pix_fmt = "yuv420p"
