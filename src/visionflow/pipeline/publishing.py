@@ -115,6 +115,10 @@ def fresh(path: Path) -> Path:
     if path.is_file() and path.stat().st_size > 0:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(path.stat().st_mtime))
         kept = path.with_name(f"{path.stem}.{stamp}{path.suffix}")
+        n = 1
+        while kept.exists():  # two runs in one second: never overwrite a kept file
+            kept = path.with_name(f"{path.stem}.{stamp}-{n}{path.suffix}")
+            n += 1
         path.replace(kept)
         log.warning("kept the previous %s as %s", path.name, kept)
     return path

@@ -145,3 +145,15 @@ def test_final_state(error: str | None, stopped: bool, state: str) -> None:
     final = reporter.final()
     assert len(final) == 1 and isinstance(final[0], StreamStateEvent)
     assert (final[0].previous_state, final[0].state, final[0].reason) == ("running", state, error)
+
+
+def test_fresh_never_overwrites_an_earlier_runs_events(tmp_path: Path) -> None:
+    from visionflow.pipeline.publishing import fresh
+
+    path = tmp_path / "events.jsonl"
+    for run in range(3):  # three runs within the same second
+        assert fresh(path) == path
+        path.write_text(f"run {run}\n")
+    kept = sorted(p.read_text() for p in tmp_path.glob("events.*.jsonl"))
+    assert kept == ["run 0\n", "run 1\n"]
+    assert path.read_text() == "run 2\n"
