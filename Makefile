@@ -17,7 +17,7 @@ export VISIONFLOW_CACHE := $(ASSETS)/cache
 all: demo
 
 system: $(VENV)/.system-stamp
-$(VENV)/.system-stamp: scripts/install-system-deps.sh
+$(VENV)/.system-stamp: scripts/install-system-deps.sh Makefile
 	@bash scripts/install-system-deps.sh $(APT_PACKAGES)
 	@mkdir -p $(VENV) && touch $@
 
