@@ -66,7 +66,7 @@ def ensure_sample(directory: Path, source: Path | None = None) -> Path:
             "`sudo apt-get install opencv-doc` (or set VISIONFLOW_VTEST)"
         )
     directory.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".partial.mp4")
+    partial = target.with_name(target.stem + ".partial.mp4")
     _transcode_h264(source, partial)
     partial.replace(target)
     return target
@@ -102,7 +102,11 @@ def _transcode_h264(source: Path, target: Path) -> None:
     import av
 
     log.info("transcoding %s to H.264 %s", source, target)
-    with av.open(str(source)) as src, av.open(str(target), "w") as dst:
+    # faststart: the index (moov) goes first, so a truncated copy still opens.
+    with (
+        av.open(str(source)) as src,
+        av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as dst,
+    ):
         in_stream = src.streams.video[0]
         out = dst.add_stream("libx264", rate=in_stream.average_rate)
         out.width, out.height = in_stream.codec_context.width, in_stream.codec_context.height

@@ -181,7 +181,12 @@ def test_signal_stops_cleanly(make_config, short_clip: Path, tmp_path: Path, sig
     while time.monotonic() < deadline and not _has_lines(events_file, 3):
         time.sleep(0.2)
     proc.send_signal(signum)
-    stdout, stderr = proc.communicate(timeout=60)
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:  # never leave a looping pipeline behind, whatever happened
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == 130, stderr
     assert "Traceback" not in stderr
     events = read_events(events_file)

@@ -58,6 +58,9 @@ def test_every_frame_is_processed(full_run: tuple) -> None:
     assert summary.frames == SAMPLE_FRAMES
     assert sorted(recorder.persons) == list(range(SAMPLE_FRAMES))
     assert not summary.failed_streams and not summary.interrupted
+    assert summary.batches >= summary.frames / 4  # max_batch_size 4
+    assert set(summary.sink_cpu_s) == {"events", "video"}
+    assert 0 < sum(summary.sink_cpu_s.values()) < summary.process_cpu_s
 
 
 @pytest.mark.parametrize(("frame", "people"), [(0, 3), (200, 7)])

@@ -46,6 +46,8 @@ class DeliveryStats:
     pending: int = 0
     dropped: int = 0
     connected: bool = False
+    cpu_s: float = 0.0
+    """CPU seconds used by the delivery thread (serialising, spool reads, the client)."""
     last_error: str | None = None
 
 
@@ -112,6 +114,7 @@ class DeliveryWorker:
         self._retries = 0
         self._last_error: str | None = None
         self._closed = False
+        self._cpu_s = 0.0
 
     @property
     def stats(self) -> DeliveryStats:
@@ -123,6 +126,7 @@ class DeliveryWorker:
             dropped=self.spool.dropped,
             connected=self._connected,
             last_error=self._last_error,
+            cpu_s=self._cpu_s,
         )
 
     def start(self) -> None:
@@ -178,7 +182,15 @@ class DeliveryWorker:
     # -- the thread --------------------------------------------------------
 
     def _run(self) -> None:
+        started = time.thread_time()
+        try:
+            self._loop(started)
+        finally:
+            self._cpu_s = time.thread_time() - started
+
+    def _loop(self, started: float) -> None:
         while not self._stop.is_set():
+            self._cpu_s = time.thread_time() - started
             try:
                 batch = self.spool.peek(self.batch_size)
             except VisionflowError as exc:  # closed or unreadable: nothing more to do

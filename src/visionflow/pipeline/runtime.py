@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _JOIN_TIMEOUT_S = 30.0
 _PUT_POLL_S = 0.1
+_WAIT_SLICE_S = 0.1
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
@@ -85,6 +86,11 @@ class RunSummary:
     error: str | None = None
     batches: int = 0
     """Model calls; ``frames / batches`` is the mean batch size."""
+    process_cpu_s: float = 0.0
+    """CPU seconds of the whole process (all threads) during the run."""
+    sink_cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU seconds of each sink thread (``events``, ``video``); delivery threads are in
+    :attr:`delivery` (``cpu_s``)."""
 
     @property
     def fps(self) -> float:
@@ -122,6 +128,8 @@ class Pipeline:
         self._stop = threading.Event()
         self._interrupted = False
         self._batches = 0
+        self._cpu_started = 0.0
+        self._cpu_ended = 0.0
         self.error: str | None = None
         """Why the run stopped early, when a stage failed (not a source: see streams)."""
         self._done = threading.Event()
@@ -159,6 +167,7 @@ class Pipeline:
         for stream_id, source in comps.sources.items():
             self.streams[stream_id].expected_frames = source.frame_count
         self._started_at = time.perf_counter()
+        self._cpu_started = time.process_time()
         self.state = PipelineState.RUNNING
         for worker in comps.workers():
             worker.start()
@@ -181,8 +190,22 @@ class Pipeline:
                 source.stop()
 
     def wait(self, timeout_s: float | None = None) -> bool:
-        """Block until the run finished; ``False`` if ``timeout_s`` passed first."""
-        return self._done.wait(timeout_s)
+        """Block until the run finished; ``False`` if ``timeout_s`` passed first.
+
+        Waits in short slices: CPython runs Python signal handlers only when the
+        main thread executes bytecode, and a SIGTERM the kernel delivers to
+        another thread does not interrupt a lock wait of the main thread. One
+        long wait would let Ctrl-C / SIGTERM go unhandled until the run ends.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        while True:
+            slice_s = _WAIT_SLICE_S
+            if deadline is not None:
+                slice_s = min(slice_s, deadline - time.monotonic())
+                if slice_s <= 0:
+                    return self._done.is_set()
+            if self._done.wait(slice_s):
+                return True
 
     def run(self) -> RunSummary:
         """Start, wait for the end of every stream, close, and summarise."""
@@ -224,6 +247,8 @@ class Pipeline:
             interrupted=self.interrupted and self.error is None,
             error=self.error,
             batches=self._batches,
+            process_cpu_s=(self._cpu_ended or time.process_time()) - self._cpu_started,
+            sink_cpu_s={w.name: w.cpu_s for w in comps.workers()} if comps else {},
         )
 
     # -- threads ---------------------------------------------------------
@@ -335,6 +360,7 @@ class Pipeline:
                 self.error = "; ".join(problems)
         finally:
             self._ended_at = time.perf_counter()
+            self._cpu_ended = time.process_time()
             if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
                 self.state = PipelineState.FINISHED
             self._done.set()

@@ -76,7 +76,9 @@ class StreamAnalytics:
             update = counter.update(tracks, frame.frame_number)
             events.extend(self._zone_events(frame, tracks, counter.name, update))
         self._last_frame = frame
-        if self.counts_interval_s > 0 and frame.pts_seconds >= self._next_counts_pts:
+        # A small tolerance: pts of a 10 fps clip are 0.1 * n in float and must
+        # not fall just short of a 0.1 s schedule.
+        if self.counts_interval_s > 0 and frame.pts_seconds >= self._next_counts_pts - 1e-6:
             self._next_counts_pts = frame.pts_seconds + self.counts_interval_s
             events.append(self.counts_event(frame))
         return events

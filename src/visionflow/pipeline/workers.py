@@ -35,6 +35,8 @@ class QueueWorker(Generic[T]):
         self._queue: queue.Queue[object] = queue.Queue(maxsize=capacity)
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.error: BaseException | None = None
+        self.cpu_s = 0.0
+        """CPU seconds the worker thread has used so far."""
 
     def start(self) -> None:
         """Start the thread."""
@@ -63,7 +65,9 @@ class QueueWorker(Generic[T]):
                 raise TimeoutError(f"{self.name} did not finish within {timeout_s:.0f} s")
 
     def _loop(self) -> None:
+        started = time.thread_time()
         while (item := self._queue.get()) is not _STOP:
+            self.cpu_s = time.thread_time() - started
             if self.error is not None:
                 continue
             try:
@@ -71,3 +75,4 @@ class QueueWorker(Generic[T]):
             except Exception as exc:  # a sink failure is reported, not fatal
                 log.error("%s failed: %s", self.name, exc)
                 self.error = exc
+        self.cpu_s = time.thread_time() - started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -86,3 +87,17 @@ def test_queue_worker_applies_back_pressure() -> None:
     blocked.join(5)
     worker.close(timeout_s=5)
     assert not blocked.is_alive()
+
+
+def test_queue_worker_accounts_its_cpu_time() -> None:
+    def burn(_: int) -> None:
+        end = time.thread_time() + 0.05
+        while time.thread_time() < end:
+            pass
+
+    worker = QueueWorker[int]("busy", burn)
+    worker.start()
+    for i in range(3):
+        worker.submit(i)
+    worker.close(timeout_s=10)
+    assert 0.15 <= worker.cpu_s < 5.0
