@@ -89,6 +89,8 @@ def first_video_stream(container: InputContainer, path: Path) -> VideoStream:
     if not container.streams.video:
         kinds = ", ".join(s.type for s in container.streams) or "no streams at all"
         msg = f"video source {str(path)!r} has no video stream (found: {kinds})"
+        if all(s.type == "data" for s in container.streams):  # an index cut short
+            msg += "; the file looks truncated or damaged"
         raise SourceOpenError(msg)
     return container.streams.video[0]
 
