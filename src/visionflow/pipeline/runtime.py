@@ -219,7 +219,7 @@ class Pipeline:
             return
         if self.state is not PipelineState.NEW:
             self.stop()
-            self._done.wait(_JOIN_TIMEOUT_S)
+            self.wait(_JOIN_TIMEOUT_S)
             for thread in self._threads:
                 thread.join(_JOIN_TIMEOUT_S)
         self.state = PipelineState.CLOSED
