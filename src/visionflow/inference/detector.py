@@ -86,7 +86,7 @@ class Detector:
         cls,
         cfg_path: PathLike,
         weights_path: PathLike,
-        names_path: PathLike,
+        class_names: PathLike | Sequence[str],
         *,
         input_size_wh: tuple[int, int] = (416, 416),
         cache_dir: PathLike,
@@ -102,7 +102,7 @@ class Detector:
         Args:
             cfg_path: Darknet ``.cfg``.
             weights_path: Darknet ``.weights``.
-            names_path: ``.names`` file, one class per line.
+            class_names: a ``.names`` file (one class per line) or the list of labels.
             input_size_wh: network input ``(width, height)``, multiples of 32.
             cache_dir: where exported ``.onnx`` files are kept.
             fix_tiny_mask: apply the YOLOv3-tiny cfg fix (see :mod:`.darknet`).
@@ -115,7 +115,7 @@ class Detector:
         from visionflow.inference.backends.onnxruntime import OnnxRuntimeBackend
         from visionflow.inference.darknet import export_darknet_onnx
 
-        names = load_class_names(names_path)
+        names = _labels(class_names)
         onnx_path = export_darknet_onnx(
             cfg_path, weights_path, input_size_wh, cache_dir, fix_tiny_mask=fix_tiny_mask
         )
@@ -150,10 +150,7 @@ class Detector:
         """
         from visionflow.inference.backends.onnxruntime import OnnxRuntimeBackend
 
-        if isinstance(class_names, (str, os.PathLike)):
-            names = load_class_names(class_names)
-        else:
-            names = list(class_names)
+        names = _labels(class_names)
         backend = OnnxRuntimeBackend(onnx_path, threads=threads)
         size_wh = _model_input_wh(backend.input_shape, input_size_wh)
         config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
@@ -185,6 +182,13 @@ class Detector:
             preprocessed - start, inferred - preprocessed, done - inferred
         )
         return detections
+
+
+def _labels(class_names: PathLike | Sequence[str]) -> list[str]:
+    """Labels from a ``.names`` file path, or the given sequence as a list."""
+    if isinstance(class_names, (str, os.PathLike)):
+        return load_class_names(class_names)
+    return list(class_names)
 
 
 def _frozen(class_ids: Collection[int] | None) -> frozenset[int] | None:

@@ -242,7 +242,7 @@ def _detector(config: PipelineConfig) -> Detector:
     return Detector.from_darknet(
         model.cfg,
         model.weights,
-        model.names,
+        names,
         input_size_wh=model.input_size_wh,
         cache_dir=model.cache_dir or default_cache_dir(),
         confidence=det.confidence,
