@@ -58,6 +58,7 @@ sys.path.insert(0, str(HELPERS))
 
 from kafka_webhook_helpers import MockKafkaCluster, make_items  # noqa: E402
 
+from cpu_e2e import git_info, machine_info  # noqa: E402
 from visionflow.config.publishers import (  # noqa: E402
     KafkaPublisherConfig,
     WebhookPublisherConfig,
@@ -232,18 +233,6 @@ def bench(
 # -- context -------------------------------------------------------------------------------
 
 
-def machine_info() -> dict[str, Any]:
-    cpuinfo = Path("/proc/cpuinfo").read_text().splitlines()
-    models = [line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")]
-    return {
-        "cpu_model": models[0] if models else platform.processor(),
-        "logical_cpus": os.cpu_count(),
-        "sched_affinity_cpus": len(os.sched_getaffinity(0)),
-        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
-        "platform": platform.platform(),
-    }
-
-
 def versions() -> dict[str, str]:
     import confluent_kafka
 
@@ -254,15 +243,6 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[dist] = "not installed"
     return out
-
-
-def git_info() -> dict[str, Any]:
-    def git(*cmd: str) -> str:
-        done = subprocess.run(["git", *cmd], cwd=REPO, capture_output=True, text=True, check=False)
-        return done.stdout.strip()
-
-    changed = git("status", "--porcelain").splitlines()
-    return {"commit": git("rev-parse", "HEAD"), "dirty": bool(changed), "changed_paths": changed}
 
 
 def main() -> None:
@@ -277,7 +257,10 @@ def main() -> None:
     result: dict[str, Any] = {
         "benchmark": "events_kafka_webhook",
         "started_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "machine": machine_info(),
+        "machine": {
+            **machine_info(),
+            "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        },
         "versions": versions(),
         "git": git_info(),
         "config": {
