@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -31,7 +32,12 @@ class Frame:
         frame_number: 0-based index of the frame within its stream.
         pts_seconds: presentation timestamp in seconds (stream time base applied).
         arrival_ns: ``time.monotonic_ns()`` when the frame left the decoder.
-        image_rgb: ``[H, W, 3]`` uint8, RGB, HWC, C-contiguous.
+        image_rgb: ``[H, W, 3]`` uint8, RGB, HWC, C-contiguous. Frames decoded
+            on the GPU carry an empty ``[0, 0, 3]`` placeholder here (the pixels
+            stay on the device): see :attr:`image_nv12_device`.
+        image_nv12_device: the picture on the GPU (NVDEC), an NV12
+            ``[H * 3 // 2, W]`` uint8 CUDA tensor (luma rows, then interleaved
+            UV rows); ``None`` for frames decoded on the CPU.
     """
 
     stream_id: str
@@ -39,6 +45,7 @@ class Frame:
     pts_seconds: float
     arrival_ns: int
     image_rgb: ImageRGB
+    image_nv12_device: Any = None
 
     def __post_init__(self) -> None:
         img = self.image_rgb
@@ -50,7 +57,15 @@ class Frame:
     @property
     def resolution_wh(self) -> tuple[int, int]:
         """``(width, height)`` in pixels."""
+        if self.image_nv12_device is not None:
+            rows, width = self.image_nv12_device.shape
+            return int(width), int(rows) * 2 // 3
         return int(self.image_rgb.shape[1]), int(self.image_rgb.shape[0])
+
+    @property
+    def on_device(self) -> bool:
+        """True when the pixels are on the GPU (:attr:`image_nv12_device`)."""
+        return self.image_nv12_device is not None
 
 
 @dataclass(frozen=True, slots=True)

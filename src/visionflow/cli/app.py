@@ -1,4 +1,4 @@
-"""Typer app: ``run``, ``demo``, ``validate``, ``schema``, ``models``."""
+"""Typer app: ``run``, ``demo``, ``validate``, ``schema``, ``models``, ``import-nvdsanalytics``."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 
 from visionflow.config import PipelineConfig, check_files, load_config
 from visionflow.errors import ConfigError, VisionflowError
@@ -38,7 +39,7 @@ QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar."
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
-    err_console.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -111,6 +112,42 @@ def demo(
     except VisionflowError as exc:
         _fail(str(exc))
     _execute(_override(cfg, output or Path("out/demo"), no_video), quiet=quiet)
+
+
+@app.command("import-nvdsanalytics")
+def import_nvdsanalytics(
+    file: Annotated[
+        Path, typer.Argument(help="DeepStream config_nvdsanalytics.txt.", show_default=False)
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the YAML here (default: stdout).")
+    ] = None,
+    streams: Annotated[
+        str | None,
+        typer.Option(
+            help="Source ids of DeepStream streams 0, 1, ...: cam0,cam1 (default stream-N)"
+        ),
+    ] = None,
+    frame_size: Annotated[
+        str | None,
+        typer.Option(help="Scale coordinates now to WxH (default: keep config-width x height)."),
+    ] = None,
+) -> None:
+    """Convert a DeepStream nvdsanalytics config to visionflow's analytics: section."""
+    from visionflow.cli import nvds
+
+    try:
+        result = nvds.import_file(file, streams=streams, frame_size=frame_size)
+        if output is not None:
+            nvds.write_output(result, output)
+    except VisionflowError as exc:
+        _fail(str(exc))  # _fail escapes: messages name [groups], not rich markup
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    if output is None:
+        print(result.to_yaml(), end="")
+    else:
+        console.print(f"[green]wrote[/green] {escape(str(output))}: {nvds.summary(result)}")
 
 
 def _load(path: Path) -> PipelineConfig:

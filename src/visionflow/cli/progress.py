@@ -54,7 +54,13 @@ def _refresh(bar: Progress, tasks: dict[str, TaskID], pipeline: Pipeline) -> Non
     for status in summary.streams:
         fps = status.frames_processed / summary.wall_s if summary.wall_s else 0.0
         counts = _counts_text(summary, status.stream_id)
+        if status.live and status.state != "streaming":
+            counts = f"[yellow]{status.state}[/yellow] {counts}"
         total = status.expected_frames or None
+        if status.stream_id not in tasks:  # added while running
+            tasks[status.stream_id] = bar.add_task(
+                status.stream_id, total=total, fps=0.0, counts=""
+            )
         bar.update(
             tasks[status.stream_id],
             completed=status.frames_processed,

@@ -36,11 +36,24 @@ def _streams_table(summary: RunSummary) -> Table:
     if summary.interrupted:
         title += " (interrupted)"
     table = Table(title=title)
-    for col in ("stream", "frames", "corrupt packets", "status"):
+    live = any(s.live for s in summary.streams)
+    columns = ["stream", "frames", "corrupt packets"]
+    if live:
+        columns += ["dropped", "reconnects", "age p50 ms", "age p99 ms"]
+    for col in [*columns, "status"]:
         table.add_column(col, justify="right" if col != "status" else "left")
     for s in summary.streams:
         status = f"[red]failed: {s.error}[/red]" if s.error else "[green]ok[/green]"
-        table.add_row(s.stream_id, str(s.frames_processed), str(s.corrupt_packets), status)
+        cells = [s.stream_id, str(s.frames_processed), str(s.corrupt_packets)]
+        if live:
+            dropped = s.dropped_frames + s.source_dropped
+            cells += [
+                f"[yellow]{dropped}[/yellow]" if dropped else "0",
+                str(s.reconnects),
+                f"{s.frame_age_p50_ms:.0f}",
+                f"{s.frame_age_p99_ms:.0f}",
+            ]
+        table.add_row(*cells, status)
     return table
 
 

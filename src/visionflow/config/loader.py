@@ -77,7 +77,7 @@ def check_files(config: PipelineConfig) -> list[str]:
         if value is not None and not Path(value).is_file():
             problems.append(f"model.{key}: file not found (got {str(value)!r})")
     for i, src in enumerate(config.sources):
-        if "://" not in src.uri and not Path(src.uri).exists():
+        if src.kind == "file" and not Path(src.uri.removeprefix("file://")).exists():
             problems.append(f"sources[{i}].uri: file not found (got {src.uri!r})")
     return problems
 

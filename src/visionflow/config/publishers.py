@@ -24,7 +24,15 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from visionflow.events.redact import MASK, mask_url
 
 EventType = Literal[
-    "line_crossed", "zone_entered", "zone_exited", "counts", "stream_state", "stream_stats"
+    "line_crossed",
+    "zone_entered",
+    "zone_exited",
+    "loitering",
+    "overcrowding",
+    "direction",
+    "counts",
+    "stream_state",
+    "stream_stats",
 ]
 PayloadFormat = Literal["visionflow", "nvmsgconv_full", "nvmsgconv_minimal"]
 PublisherName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]

@@ -10,44 +10,16 @@ variable named in the config (``password_env: REDIS_PASSWORD``).
 from __future__ import annotations
 
 import os
-import re
 from typing import Protocol
-from urllib.parse import urlsplit, urlunsplit
 
 from visionflow.errors import ConfigError
+from visionflow.urls import MASK, mask_url
 
-MASK = "***"
-"""What a hidden secret is replaced with."""
-
-_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<user>[^:/@\s]*):[^@/\s]*@")
+__all__ = ["MASK", "mask_url", "resolve_secret"]
 
 
 class _Secret(Protocol):
     def get_secret_value(self) -> str: ...
-
-
-def mask_url(url: str) -> str:
-    """``url`` with the password of its userinfo replaced by ``***``.
-
-    The user name stays (it helps debugging and is not a secret); a URL
-    without a password is returned unchanged. Works on malformed URLs too
-    (``redis://:pw@:99999``), and on text that merely contains URLs.
-
-    Example::
-
-        >>> mask_url("rediss://default:hunter2@cache:6380/0")
-        'rediss://default:***@cache:6380/0'
-    """
-    try:
-        parts = urlsplit(url)
-        if parts.password is not None and parts.hostname is not None:
-            user = parts.username or ""
-            host = parts.netloc.rsplit("@", 1)[1]
-            netloc = f"{user}:{MASK}@{host}"
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        pass  # malformed (bad port, ...): fall back to the pattern below
-    return _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", url)
 
 
 def resolve_secret(literal: _Secret | None, env_name: str | None, *, field: str) -> str | None:

@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 """Version of the event schema, written into every event."""
 
 BBoxXYXY = Annotated[
@@ -108,6 +108,51 @@ class ZoneExitedEvent(_TrackEvent):
     bbox_xyxy: BBoxXYXY | None = Field(
         description="box in this frame, or null when the track left the scene"
     )
+    entry_track_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="track id of the visit's zone_entered when it differs from track_id "
+        "(the tracker switched ids inside the zone); null otherwise",
+    )
+
+
+class LoiteringEvent(_TrackEvent):
+    """A track stayed inside a zone for the zone's loitering time (once per visit)."""
+
+    type: Literal["loitering"] = "loitering"
+    zone: str = Field(description="name of the zone")
+    dwell_seconds: float = Field(ge=0, description="time inside the zone so far, seconds")
+    threshold_seconds: float = Field(ge=0, description="the zone's loitering time, seconds")
+    bbox_xyxy: BBoxXYXY
+
+
+class OvercrowdingEvent(EventBase):
+    """A zone's occupancy reached its threshold (``start``) or fell back below it (``end``)."""
+
+    type: Literal["overcrowding"] = "overcrowding"
+    zone: str = Field(description="name of the zone")
+    state: Literal["start", "end"] = Field(description="the alert started or ended")
+    occupancy: int = Field(ge=0, description="objects inside the zone in this frame")
+    threshold: int = Field(ge=1, description="occupancy at which the zone is overcrowded")
+    counts: dict[str, int] = Field(description="class name → objects inside in this frame")
+    duration_seconds: float = Field(
+        ge=0, description="for end: how long the alert lasted, seconds; 0 for start"
+    )
+
+
+class DirectionEvent(_TrackEvent):
+    """A track's heading matched one of a detector's named directions: first or changed."""
+
+    type: Literal["direction"] = "direction"
+    detector: str = Field(description="name of the direction detector")
+    direction: str = Field(description="label of the direction now established")
+    previous_direction: str | None = Field(
+        description="label of the direction before, or null when first established"
+    )
+    heading_deg: float = Field(
+        description="heading of the anchor, degrees on screen: 0 rightwards, 90 down"
+    )
+    bbox_xyxy: BBoxXYXY
 
 
 class CountsEvent(EventBase):
@@ -122,8 +167,9 @@ class CountsEvent(EventBase):
     )
 
 
-StreamState = Literal["new", "running", "finished", "stopped", "failed"]
-"""Lifecycle of a stream: ``new`` → ``running`` → ``finished`` | ``stopped`` | ``failed``."""
+StreamState = Literal["new", "running", "stalled", "reconnecting", "finished", "stopped", "failed"]
+"""Lifecycle of a stream: ``new`` → ``running`` → ``finished`` | ``stopped`` | ``failed``;
+a live stream may go ``running`` → ``stalled`` → ``reconnecting`` → ``running`` (1.2.0)."""
 
 
 class StreamStateEvent(EventBase):
@@ -137,7 +183,9 @@ class StreamStateEvent(EventBase):
     state: StreamState = Field(description="the new state")
     previous_state: StreamState = Field(description="the state before this change")
     reason: str | None = Field(
-        default=None, description="why (the error for failed, null otherwise)"
+        default=None,
+        description="why (the error for failed, stalled and reconnecting; 'removed' for a "
+        "stream removed while running; null otherwise)",
     )
 
 
@@ -154,12 +202,35 @@ class StreamStatsEvent(EventBase):
     dropped_frames: int = Field(ge=0, description="frames dropped since the start (live sources)")
     corrupt_packets: int = Field(ge=0, description="undecodable packets skipped since the start")
     interval_s: float = Field(ge=0, description="wall-clock length of the period, seconds")
+    state: str | None = Field(
+        default=None,
+        description="source state: starting, streaming, stalled, reconnecting, failed, "
+        "stopped or ended (1.2.0)",
+    )
+    fps_in: float | None = Field(
+        default=None, ge=0, description="frames received per second, last seconds (1.2.0)"
+    )
+    reconnects: int | None = Field(
+        default=None, ge=0, description="successful reconnections since the start (1.2.0)"
+    )
+    frame_age_p50_ms: float | None = Field(
+        default=None, ge=0, description="median arrival → inference wait, ms (1.2.0)"
+    )
+    frame_age_p99_ms: float | None = Field(
+        default=None, ge=0, description="99th percentile arrival → inference wait, ms (1.2.0)"
+    )
+    last_error: str | None = Field(
+        default=None, description="most recent source error, credentials masked (1.2.0)"
+    )
 
 
 Event = Annotated[
     LineCrossedEvent
     | ZoneEnteredEvent
     | ZoneExitedEvent
+    | LoiteringEvent
+    | OvercrowdingEvent
+    | DirectionEvent
     | CountsEvent
     | StreamStateEvent
     | StreamStatsEvent,

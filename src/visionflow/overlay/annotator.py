@@ -134,15 +134,17 @@ class Annotator:
     def _draw_line(self, image: ImageRGB, line: LineOverlay) -> None:
         import cv2
 
-        start = np.asarray(line.start_xy, np.float64)
-        end = np.asarray(line.end_xy, np.float64)
+        points = np.asarray(line.points or (line.start_xy, line.end_xy), np.float64)
+        longest = int(np.argmax(np.linalg.norm(np.diff(points, axis=0), axis=1)))
+        start, end = points[longest], points[longest + 1]
         direction = (end - start) / np.linalg.norm(end - start)
         normal_in = np.array([-direction[1], direction[0]])  # "right" of start→end, y down
         if line.in_side == "left":
             normal_in = -normal_in
         mid = (start + end) / 2
         tip = mid + normal_in * 6 * self.thickness * 2
-        cv2.line(image, _pt(start), _pt(end), LINE_COLOR_RGB, self.thickness)
+        polyline = np.round(points).astype(np.int32)
+        cv2.polylines(image, [polyline], False, LINE_COLOR_RGB, self.thickness)
         cv2.arrowedLine(image, _pt(mid), _pt(tip), LINE_COLOR_RGB, self.thickness, tipLength=0.35)
         if line.text:
             text_at = mid - normal_in * 8 * self.thickness

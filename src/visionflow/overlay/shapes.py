@@ -7,6 +7,7 @@ types; the pipeline fills their ``text`` from the analytics results.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -26,6 +27,9 @@ class LineOverlay:
             towards ``end_xy`` in image coordinates (y down). ``"right"`` is
             the side where ``cross(end - start, p - start) > 0``. A tick
             arrow at the midpoint points into that side.
+        points: for a polyline, every point in order (then ``start_xy`` and
+            ``end_xy`` are its first and last); ``()`` for a plain segment. The
+            arrow and caption go on the longest segment.
     """
 
     name: str
@@ -33,11 +37,18 @@ class LineOverlay:
     end_xy: tuple[float, float]
     text: str = ""
     in_side: Literal["left", "right"] = "right"
+    points: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        if tuple(self.start_xy) == tuple(self.end_xy):
+        if tuple(self.start_xy) == tuple(self.end_xy) and not self.points:
             raise ValueError(
                 f"LineOverlay {self.name!r} needs distinct points, got {self.start_xy} twice"
+            )
+        pts = [tuple(p) for p in self.points]
+        if pts and (len(pts) < 2 or any(a == b for a, b in pairwise(pts))):
+            raise ValueError(
+                f"LineOverlay {self.name!r}: points must be 2+ points with consecutive ones "
+                f"distinct, got {pts}"
             )
         if self.in_side not in ("left", "right"):
             raise ValueError(f"LineOverlay.in_side must be 'left' or 'right', got {self.in_side!r}")

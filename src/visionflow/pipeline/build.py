@@ -16,31 +16,43 @@ from pathlib import Path
 
 import numpy as np
 
-from visionflow.analytics import LineCounter, ZoneCounter
-from visionflow.config import LineConfig, PipelineConfig, ZoneConfig
+from visionflow.config import PipelineConfig, SourceConfig
 from visionflow.errors import SourceError
 from visionflow.events import DeliveryStats, Event, EventRouter
-from visionflow.geometry import Line, Point, Polygon
 from visionflow.inference import Detector, load_class_names
+from visionflow.inference.gpu_detector import GpuDetector, resolve_device
 from visionflow.outputs import VideoWriter
 from visionflow.overlay import Annotator, LineOverlay, ZoneOverlay
 from visionflow.pipeline.classes import resolve_classes
+from visionflow.pipeline.lines_build import build_direction, build_line
 from visionflow.pipeline.publishing import build_router
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.stream_analytics import (
     AnalyticsHub,
     EventBatch,
-    NamedLine,
     StreamAnalytics,
 )
 from visionflow.pipeline.workers import QueueWorker
-from visionflow.sources import FileSource
-from visionflow.tracking import ByteTrack, MultiStreamTracker
+from visionflow.pipeline.zones_build import build_roi_filter, build_zone
+from visionflow.sources import source_from_config
+from visionflow.sources.base import Source, StateCallback
+from visionflow.tracking import MultiStreamTracker
+from visionflow.tracking.factory import build_tracker
 from visionflow.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
-VideoItem = tuple[Frame, Detections, tuple[list[LineOverlay], list[ZoneOverlay]]]
+FrameItem = tuple[Frame, Detections, tuple[list[LineOverlay], list[ZoneOverlay]]]
+
+
+@dataclass(frozen=True, slots=True)
+class CloseStream:
+    """Video-queue marker: finalise the MP4 of a removed stream."""
+
+    stream_id: str
+
+
+VideoItem = FrameItem | CloseStream
 ErrorCallback = Callable[[str, BaseException], None]
 
 
@@ -54,8 +66,8 @@ def default_cache_dir() -> Path:
 class Components:
     """Every stage of one pipeline, ready to run."""
 
-    sources: dict[str, FileSource]
-    detector: Detector
+    sources: dict[str, Source]
+    detector: Detector | GpuDetector
     tracker: MultiStreamTracker
     analytics: AnalyticsHub
     events: QueueWorker[EventBatch]
@@ -64,6 +76,8 @@ class Components:
     _video_sink: VideoSink | None
     _stats: LatencyStats
     _flush_timeout_s: float = 10.0
+    _config: PipelineConfig | None = None
+    _class_names: list[str] = field(default_factory=list)
 
     def workers(self) -> list[QueueWorker[EventBatch] | QueueWorker[VideoItem]]:
         """The sink threads to start with the pipeline."""
@@ -72,6 +86,21 @@ class Components:
     def publish(self, batch: EventBatch) -> None:
         """Hand a batch's events to the event thread (blocks while its queue is full)."""
         self.events.submit(batch)
+
+    def attach_stream(self, stream_id: str, fps: float) -> None:
+        """Build the per-stream stages (analytics, video) of a stream added while running."""
+        assert self._config is not None
+        analytics = _stream_analytics(self._config, stream_id, fps, self._class_names)
+        self.analytics.add(stream_id, analytics)
+        if self._video_sink is not None:
+            self._video_sink.fps[stream_id] = fps or 30.0
+
+    def detach_stream(self, stream_id: str) -> None:
+        """Drop a removed stream's tracker and analytics state and finalise its video."""
+        self.tracker.remove(stream_id)
+        self.analytics.remove(stream_id)
+        if self.video is not None:
+            self.video.submit(CloseStream(stream_id))
 
     def events_written(self) -> int:
         """Events written so far by the JSON Lines publishers."""
@@ -96,7 +125,7 @@ class Components:
         """
         if final_events is None:
             final_events = self.analytics.final_counts()
-        steps: list[tuple[str, Callable[[], None]]] = [
+        steps: list[tuple[str, Callable[[], object]]] = [
             ("events", lambda: self.events.submit(EventBatch(final_events, ()))),
             *((w.name, w.close) for w in self.workers()),
             ("publishers", lambda: self._router.close(self._flush_timeout_s)),
@@ -128,7 +157,10 @@ class VideoSink:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def write(self, item: VideoItem) -> None:
-        """Draw ``item``'s tracks and overlays and encode it."""
+        """Draw ``item``'s tracks and overlays and encode it (or close a removed stream)."""
+        if isinstance(item, CloseStream):
+            self._close_stream(item.stream_id)
+            return
         frame, tracks, (lines, zones) = item
         t0 = time.perf_counter()
         image = np.array(frame.image_rgb, copy=True)
@@ -141,6 +173,13 @@ class VideoSink:
         with self._lock:
             for writer in self._writers.values():
                 writer.close()
+
+    def _close_stream(self, stream_id: str) -> None:
+        with self._lock:
+            writer = self._writers.pop(stream_id, None)
+        self.fps.pop(stream_id, None)
+        if writer is not None:
+            writer.close()
 
     def _writer(self, frame: Frame) -> VideoWriter:
         writer = self._writers.get(frame.stream_id)
@@ -160,7 +199,10 @@ class VideoSink:
 
 
 def build_components(
-    config: PipelineConfig, on_error: ErrorCallback, stats: LatencyStats
+    config: PipelineConfig,
+    on_error: ErrorCallback,
+    stats: LatencyStats,
+    on_state: StateCallback | None = None,
 ) -> Components:
     """Create every stage of ``config``; sources that fail to open are reported via ``on_error``.
 
@@ -169,7 +211,7 @@ def build_components(
         ModelError: the model could not be loaded.
         ConfigError: a class name in the config is not one of the model's.
     """
-    sources = _open_sources(config, on_error)
+    sources = _open_sources(config, on_error, on_state)
     try:
         return _build_stages(config, sources, stats)
     except BaseException:
@@ -179,7 +221,7 @@ def build_components(
 
 
 def _build_stages(
-    config: PipelineConfig, sources: dict[str, FileSource], stats: LatencyStats
+    config: PipelineConfig, sources: dict[str, Source], stats: LatencyStats
 ) -> Components:
     detector = _detector(config)
     names = detector.class_names
@@ -203,16 +245,29 @@ def _build_stages(
         sink,
         stats,
         config.events.flush_timeout_s,
+        config,
+        names,
     )
 
 
-def _open_sources(config: PipelineConfig, on_error: ErrorCallback) -> dict[str, FileSource]:
-    sources: dict[str, FileSource] = {}
+def open_stream_source(src: SourceConfig, on_state: StateCallback | None = None) -> Source:
+    """Create and open the source of one stream; ``on_state`` observes its state moves.
+
+    Raises:
+        SourceError: a file source could not be opened (live sources connect
+            in the background and report trouble through their state).
+    """
+    return source_from_config(src, on_state=on_state).open()
+
+
+def _open_sources(
+    config: PipelineConfig, on_error: ErrorCallback, on_state: StateCallback | None
+) -> dict[str, Source]:
+    sources: dict[str, Source] = {}
     errors: list[str] = []
     for src in config.sources:
-        source = FileSource(src.uri, stream_id=src.id, loop=src.loop)
         try:
-            sources[src.id] = source.open()
+            sources[src.id] = open_stream_source(src, on_state)
         except SourceError as exc:
             on_error(src.id, exc)
             errors.append(str(exc))
@@ -221,12 +276,13 @@ def _open_sources(config: PipelineConfig, on_error: ErrorCallback) -> dict[str, 
     return sources
 
 
-def _detector(config: PipelineConfig) -> Detector:
-    if config.device == "cuda":
-        log.warning("device 'cuda' requested: the GPU path is not available yet, running on CPU")
+def _detector(config: PipelineConfig) -> Detector | GpuDetector:
     model, det = config.model, config.detector
     names = load_class_names(model.names)
     class_ids = resolve_classes(det.classes, names, "detector.classes")
+    device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
+    if device != "cpu":
+        return _gpu_detector(config, names, class_ids, device)
     if model.kind == "onnx":
         return Detector.from_onnx(
             model.weights,
@@ -253,21 +309,41 @@ def _detector(config: PipelineConfig) -> Detector:
     )
 
 
+def _gpu_detector(
+    config: PipelineConfig, names: list[str], class_ids: frozenset[int] | None, device: str
+) -> GpuDetector:
+    model, det = config.model, config.detector
+    log.info("detector on %s (torch backend, fp16, CUDA graphs)", device)
+    if model.kind == "onnx":
+        return GpuDetector.from_onnx(
+            model.weights,
+            names,
+            input_size_wh=model.input_size_wh,
+            device=device,
+            confidence=det.confidence,
+            nms_iou=det.nms_iou,
+            class_ids=class_ids,
+            max_detections=det.max_detections,
+            max_batch_size=config.batching.max_batch_size,
+        )
+    assert model.cfg is not None  # the schema enforces it
+    return GpuDetector.from_darknet(
+        model.cfg,
+        model.weights,
+        names,
+        input_size_wh=model.input_size_wh,
+        device=device,
+        confidence=det.confidence,
+        nms_iou=det.nms_iou,
+        class_ids=class_ids,
+        max_detections=det.max_detections,
+        max_batch_size=config.batching.max_batch_size,
+    )
+
+
 def _tracker(config: PipelineConfig) -> MultiStreamTracker:
     t = config.tracker
-
-    def factory() -> ByteTrack:
-        return ByteTrack(
-            high_threshold=t.high_threshold,
-            low_threshold=t.low_threshold,
-            new_track_threshold=t.new_track_threshold,
-            match_threshold=t.match_threshold,
-            lost_buffer_frames=t.lost_buffer_frames,
-            min_hits=t.min_hits,
-            class_aware=t.class_aware,
-        )
-
-    return MultiStreamTracker(factory)
+    return MultiStreamTracker(lambda: build_tracker(t))
 
 
 def _stream_analytics(
@@ -275,51 +351,33 @@ def _stream_analytics(
 ) -> StreamAnalytics:
     cfg = config.analytics
     lines = [
-        _line(lc, i, names, cfg.forget_frames)
+        build_line(lc, i, names, cfg.forget_frames)
         for i, lc in enumerate(cfg.lines)
         if lc.streams is None or stream_id in lc.streams
     ]
     zones = [
-        _zone(zc, i, names, cfg.forget_frames)
+        build_zone(zc, i, names, cfg.forget_frames, fps or 30.0)
         for i, zc in enumerate(cfg.zones)
         if zc.streams is None or stream_id in zc.streams
     ]
     return StreamAnalytics(
-        stream_id, lines, zones, names, fps or 30.0, config.events.counts_interval_s
+        stream_id,
+        lines,
+        zones,
+        names,
+        fps or 30.0,
+        config.events.counts_interval_s,
+        roi=build_roi_filter(config, stream_id, names),
+        directions=[
+            build_direction(dc, i, names, cfg.forget_frames)
+            for i, dc in enumerate(cfg.directions)
+            if dc.streams is None or stream_id in dc.streams
+        ],
     )
-
-
-def _line(lc: LineConfig, i: int, names: list[str], forget: int) -> NamedLine:
-    classes = resolve_classes(lc.classes, names, f"analytics.lines[{i}].classes")
-    counter = LineCounter(
-        lc.name,
-        Line(Point(*lc.start), Point(*lc.end)),
-        in_name=lc.in_name,
-        out_name=lc.out_name,
-        class_ids=classes,
-        anchor=lc.anchor,
-        min_frames=lc.min_frames,
-        forget_frames=forget,
-    )
-    return NamedLine(counter, lc.in_name, lc.out_name, lc.start, lc.end)
-
-
-def _zone(zc: ZoneConfig, i: int, names: list[str], forget: int) -> tuple[ZoneCounter, np.ndarray]:
-    classes = resolve_classes(zc.classes, names, f"analytics.zones[{i}].classes")
-    polygon = Polygon(tuple(Point(*p) for p in zc.polygon))
-    counter = ZoneCounter(
-        zc.name,
-        polygon,
-        class_ids=classes,
-        anchor=zc.anchor,
-        min_frames=zc.min_frames,
-        forget_frames=forget,
-    )
-    return counter, polygon.as_array()
 
 
 def _video_sink(
-    config: PipelineConfig, sources: dict[str, FileSource], names: list[str], stats: LatencyStats
+    config: PipelineConfig, sources: dict[str, Source], names: list[str], stats: LatencyStats
 ) -> VideoSink:
     out = config.output
     fps = {sid: src.fps or 30.0 for sid, src in sources.items()}

@@ -1,12 +1,18 @@
-"""The pipeline runtime: threads, queues and lifecycle.
+"""The pipeline runtime: threads, queues, per-stream lifecycle.
 
-Threads (all joined by bounded, blocking queues — file sources are lossless)::
+Threads::
 
-    source[cam0] ─┐
+    source[cam0] ─┐   per-stream lanes
     source[cam1] ─┼─▶ batcher ─▶ infer thread ─▶ video worker  (annotate + encode)
-    source[...]  ─┘   (detect, track, analytics) └▶ event worker ─▶ JSON Lines file
-                                                     (router)    └▶ spool ─▶ delivery
-                                                                    thread per broker
+    source[...]  ─┘   (round-   (detect, track, └▶ event worker ─▶ JSON Lines file
+                       robin)    analytics)        (router)    └▶ spool ─▶ delivery
+                                                                  thread per broker
+
+File streams are lossless: a full lane blocks its source. Live streams
+(cameras, or files with ``realtime: true``) are paced by the camera: a full
+lane drops its oldest frame and counts it, and the video recorder skips
+frames of live streams rather than stall inference. Streams can be added and
+removed while the pipeline runs; one stream's failure never stops another.
 
 Decode (PyAV), inference (ONNX Runtime) and encode (libx264) release the GIL,
 so these threads overlap for real. Python runs per batch and per frame,
@@ -19,26 +25,32 @@ import enum
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from visionflow.batching import FrameBatcher
-from visionflow.config import PipelineConfig
+from visionflow.config import PipelineConfig, SourceConfig
 from visionflow.errors import PipelineStateError, SourceError
-from visionflow.events import DeliveryStats
-from visionflow.pipeline.build import Components, build_components
+from visionflow.events import DeliveryStats, Event
+from visionflow.pipeline.build import Components, build_components, open_stream_source
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.stream_analytics import EventBatch
 from visionflow.pipeline.stream_events import StreamReporter
+from visionflow.pipeline.streams import StreamRecord, StreamStatus
+from visionflow.sources.base import StreamState as SourceStreamState
 from visionflow.types import Detections, Frame, FrameBatch
 
 log = logging.getLogger(__name__)
 
-_JOIN_TIMEOUT_S = 30.0
 _PUT_POLL_S = 0.1
 _WAIT_SLICE_S = 0.1
+_IDLE_TICK_S = 0.2
+_REFRESH_S = 0.5
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
+
+__all__ = ["BatchCallback", "Pipeline", "PipelineState", "RunSummary", "StreamStatus"]
 
 
 class PipelineState(enum.Enum):
@@ -49,24 +61,6 @@ class PipelineState(enum.Enum):
     STOPPING = "stopping"
     FINISHED = "finished"
     CLOSED = "closed"
-
-
-@dataclass
-class StreamStatus:
-    """Progress and health of one stream."""
-
-    stream_id: str
-    expected_frames: int = 0
-    frames_decoded: int = 0
-    frames_processed: int = 0
-    corrupt_packets: int = 0
-    dropped_frames: int = 0
-    error: str | None = None
-    finished: bool = False
-    stopped: bool = False
-    """The stream ended because the pipeline was stopped, not at its end."""
-    last_frame_number: int = 0
-    last_pts_seconds: float = 0.0
 
 
 @dataclass
@@ -91,6 +85,8 @@ class RunSummary:
     sink_cpu_s: dict[str, float] = field(default_factory=dict)
     """CPU seconds of each sink thread (``events``, ``video``); delivery threads are in
     :attr:`delivery` (``cpu_s``)."""
+    removed_streams: int = 0
+    """Streams removed with :meth:`Pipeline.remove_source` during the run (not in ``streams``)."""
 
     @property
     def fps(self) -> float:
@@ -108,32 +104,57 @@ class Pipeline:
 
     Use as a context manager or call :meth:`start`, :meth:`wait` and
     :meth:`close`. :meth:`stop` may be called from any thread (e.g. a signal
-    handler): sources stop reading, frames already decoded are processed,
-    the videos are finalised and every event is flushed.
+    handler): sources stop reading; frames already queued are processed for
+    file streams and dropped for live ones (``runtime.stop_policy``); the
+    videos are finalised and every event is flushed. :meth:`add_source` and
+    :meth:`remove_source` change the streams of a running pipeline.
 
     Args:
         config: the validated pipeline config.
         on_batch: called on the inference thread after each batch with the
             batch, its detections and its confirmed tracks (``frame_index`` =
             batch slot). Keep it cheap: it runs on the hot path.
+        stay_open: keep running when every stream has ended (streams may be
+            added later) until :meth:`stop`; otherwise the run finishes when
+            the last stream ends.
     """
 
-    def __init__(self, config: PipelineConfig, *, on_batch: BatchCallback | None = None) -> None:
+    def __init__(
+        self,
+        config: PipelineConfig,
+        *,
+        on_batch: BatchCallback | None = None,
+        stay_open: bool = False,
+    ) -> None:
         self.config = config
         self._on_batch = on_batch
+        self._stay_open = stay_open
         self.state = PipelineState.NEW
         self.stats = LatencyStats()
-        self.streams = {s.id: StreamStatus(s.id) for s in config.sources}
-        self._reporter = StreamReporter(self.streams, config.events.stats_interval_s)
+        self._records: dict[str, StreamRecord] = {}
+        self.streams: dict[str, StreamStatus] = {s.id: StreamStatus(s.id) for s in config.sources}
+        """Status of every current stream (a snapshot map; replaced on add/remove)."""
+        self._reporter = StreamReporter(
+            lambda: self.streams,
+            config.events.stats_interval_s,
+            is_drained=lambda sid: not self._batcher.has_lane(sid),
+        )
         self._stop = threading.Event()
         self._interrupted = False
         self._batches = 0
+        self._removed = 0
         self._cpu_started = 0.0
         self._cpu_ended = 0.0
+        self._next_log_s = 0.0
+        self._next_refresh_s = 0.0
         self.error: str | None = None
         """Why the run stopped early, when a stage failed (not a source: see streams)."""
+        self._state_moves: deque[tuple[str, str, str]] = deque()
+        """Source state moves (stream, new state, reason) waiting to become events."""
         self._done = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._streams_lock = threading.RLock()
+        """Held while a batch is processed and while streams are added or removed."""
         self._components: Components | None = None
         self._started_at = 0.0
         self._ended_at = 0.0
@@ -158,25 +179,110 @@ class Pipeline:
             raise PipelineStateError(
                 f"start() needs a new pipeline, this one is {self.state.value}"
             )
-        comps = build_components(self.config, self._on_source_error, self.stats)
+        comps = build_components(
+            self.config, self._on_source_error, self.stats, self._on_source_state
+        )
         self._components = comps
         self._reporter.on_end = lambda sid: comps.analytics.final_counts([sid])
+        runtime = self.config.runtime
         self._batcher = FrameBatcher(
-            self.config.batching.max_batch_size, self.config.batching.timeout_ms / 1e3
+            self.config.batching.max_batch_size,
+            self.config.batching.timeout_ms / 1e3,
+            live_capacity=runtime.live_queue_frames,
+            stay_open=self._stay_open,
         )
         for stream_id, source in comps.sources.items():
-            self.streams[stream_id].expected_frames = source.frame_count
+            self._records[stream_id] = record = StreamRecord(stream_id, source)
+            self.streams = {**self.streams, stream_id: record.status}
         self._started_at = time.perf_counter()
         self._cpu_started = time.process_time()
+        self._next_log_s = time.monotonic() + runtime.stats_log_interval_s
         self.state = PipelineState.RUNNING
         for worker in comps.workers():
             worker.start()
         comps.publish(EventBatch(self._reporter.started(), ()))
-        for stream_id in comps.sources:
-            self._batcher.register(stream_id)
+        for stream_id, record in self._records.items():
+            self._batcher.register(stream_id, live=record.status.live)
         self._spawn("infer", self._infer_loop)
-        for stream_id in comps.sources:
-            self._spawn(f"source-{stream_id}", self._source_loop, stream_id)
+        for record in self._records.values():
+            self._start_source_thread(record)
+
+    def add_source(self, source: SourceConfig) -> StreamStatus:
+        """Add a stream to the running pipeline; the others are not paused.
+
+        Args:
+            source: the new stream (its ``id`` must not be in use).
+
+        Returns:
+            The new stream's status object (updated while it runs).
+
+        Raises:
+            PipelineStateError: the pipeline is not running.
+            ValueError: the id is already in use.
+            SourceError: a file source could not be opened (live sources
+                connect in the background and report through their state).
+        """
+        if self.state is not PipelineState.RUNNING:
+            raise PipelineStateError(
+                f"add_source() needs a running pipeline, it is {self.state.value}"
+            )
+        comps = self._components
+        assert comps is not None
+        with self._streams_lock:
+            if source.id in self._records:
+                raise ValueError(f"stream id {source.id!r} is already in use; pick another id")
+            opened = open_stream_source(source, self._on_source_state)
+            try:
+                comps.attach_stream(source.id, opened.fps)
+            except BaseException:
+                opened.close()
+                raise
+            record = StreamRecord(source.id, opened)
+            self._records = {**self._records, source.id: record}
+            self.streams = {**self.streams, source.id: record.status}
+            self._batcher.register(source.id, live=record.status.live)
+            comps.publish(EventBatch(self._reporter.add(source.id), ()))
+        self._start_source_thread(record)
+        log.info("stream %s added", source.id)
+        return record.status
+
+    def remove_source(self, stream_id: str, timeout_s: float | None = None) -> StreamStatus:
+        """Stop a stream and release its decoder, thread, queue and per-stream state.
+
+        Frames of the stream still queued are discarded; its closing events
+        (final counts, ``stream_state`` stopped) are published and its video
+        file is finalised.
+
+        Returns:
+            The stream's final status.
+
+        Raises:
+            KeyError: no such stream.
+        """
+        record = self._records.get(stream_id)
+        if record is None:
+            raise KeyError(f"no stream {stream_id!r}; current streams: {sorted(self._records)}")
+        timeout = self.config.runtime.join_timeout_s if timeout_s is None else timeout_s
+        record.removed = True
+        record.source.stop()
+        self._batcher.remove(stream_id)  # also wakes its producer if it waits for room
+        if record.thread is not None:
+            record.thread.join(timeout)
+            if record.thread.is_alive():
+                log.warning("stream %s: source thread still busy after %.0f s", stream_id, timeout)
+        comps = self._components
+        assert comps is not None
+        with self._streams_lock:
+            status = record.refresh()
+            status.stopped = status.finished = True
+            comps.publish(EventBatch(self._reporter.remove(stream_id, "removed"), ()))
+            comps.detach_stream(stream_id)
+            self._records = {k: v for k, v in self._records.items() if k != stream_id}
+            self.streams = {k: v for k, v in self.streams.items() if k != stream_id}
+            self._removed += 1
+        record.source.close()
+        log.info("stream %s removed", stream_id)
+        return status
 
     def stop(self) -> None:
         """Ask the pipeline to stop soon (safe from signal handlers and threads)."""
@@ -185,9 +291,12 @@ class Pipeline:
         if self.state is PipelineState.RUNNING:
             self.state = PipelineState.STOPPING
         self._stop.set()
+        for record in list(self._records.values()):
+            record.source.stop()
+            if self._drops_on_stop(record):
+                self._batcher.discard_queued(record.stream_id)
         if self._components is not None:
-            for source in self._components.sources.values():
-                source.stop()
+            self._batcher.close(self.config.runtime.join_timeout_s)
 
     def wait(self, timeout_s: float | None = None) -> bool:
         """Block until the run finished; ``False`` if ``timeout_s`` passed first.
@@ -214,14 +323,21 @@ class Pipeline:
         return self.summary()
 
     def close(self) -> None:
-        """Stop, drain and release everything (idempotent)."""
+        """Stop, drain and release everything; joins every thread (idempotent)."""
         if self.state is PipelineState.CLOSED:
             return
         if self.state is not PipelineState.NEW:
+            timeout = self.config.runtime.join_timeout_s
             self.stop()
-            self.wait(_JOIN_TIMEOUT_S)
-            for thread in self._threads:
-                thread.join(_JOIN_TIMEOUT_S)
+            self.wait(timeout)
+            deadline = time.monotonic() + timeout
+            threads = [r.thread for r in self._records.values() if r.thread is not None]
+            threads += self._threads
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            stuck = [t.name for t in threads if t.is_alive()]
+            if stuck:
+                log.warning("threads still running %.0f s after stop: %s", timeout, stuck)
         self.state = PipelineState.CLOSED
 
     # -- observation -----------------------------------------------------
@@ -231,10 +347,19 @@ class Pipeline:
         """Whether :meth:`stop` was called before the sources ended."""
         return self._interrupted
 
+    def stream_status(self, stream_id: str) -> StreamStatus:
+        """Fresh status of one stream: state, fps in/out, drops, reconnects, frame age."""
+        record = self._records.get(stream_id)
+        if record is None:
+            raise KeyError(f"no stream {stream_id!r}; current streams: {sorted(self._records)}")
+        return record.refresh(self._batcher.dropped(stream_id))
+
     def summary(self) -> RunSummary:
         """A snapshot of progress, latencies and counts (valid while running too)."""
         end = self._ended_at or time.perf_counter()
         comps = self._components
+        for record in list(self._records.values()):
+            record.refresh(self._batcher.dropped(record.stream_id))
         return RunSummary(
             streams=list(self.streams.values()),
             wall_s=end - self._started_at if self._started_at else 0.0,
@@ -249,40 +374,56 @@ class Pipeline:
             batches=self._batches,
             process_cpu_s=(self._cpu_ended or time.process_time()) - self._cpu_started,
             sink_cpu_s={w.name: w.cpu_s for w in comps.workers()} if comps else {},
+            removed_streams=self._removed,
         )
 
     # -- threads ---------------------------------------------------------
 
-    def _spawn(self, name: str, target: object, *args: object) -> None:
+    def _spawn(self, name: str, target: object, *args: object) -> threading.Thread:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
         self._threads.append(thread)
         thread.start()
+        return thread
 
-    def _source_loop(self, stream_id: str) -> None:
-        assert self._components is not None
-        source = self._components.sources[stream_id]
-        status = self.streams[stream_id]
+    def _start_source_thread(self, record: StreamRecord) -> None:
+        thread = threading.Thread(
+            target=self._source_loop, args=(record,), name=f"source-{record.stream_id}", daemon=True
+        )
+        record.thread = thread
+        thread.start()
+
+    def _drops_on_stop(self, record: StreamRecord) -> bool:
+        policy = self.config.runtime.stop_policy
+        return policy == "drop" or (policy == "auto" and record.status.live)
+
+    def _source_loop(self, record: StreamRecord) -> None:
+        status = record.status
+        source = record.source
         try:
             for frame in self._timed_frames(iter(source)):
                 status.frames_decoded += 1
                 if not self._hand_to_batcher(frame):
                     break
         except SourceError as exc:
-            self._on_source_error(stream_id, exc)
+            self._on_source_error(record.stream_id, exc)
+        except Exception as exc:  # a bug in one source must not take the others down
+            log.debug("stream %s: source thread failed", record.stream_id, exc_info=True)
+            self._on_source_error(record.stream_id, exc)
         finally:
-            status.corrupt_packets = source.corrupt_packets
-            source.close()
-            status.stopped = self._stop.is_set()
+            record.batcher_dropped = max(
+                record.batcher_dropped, self._batcher.dropped(record.stream_id)
+            )
+            status.stopped = self._stop.is_set() or record.removed
+            if not record.removed:
+                source.close()
             status.finished = True
-            while not self._batcher.end(stream_id, timeout_s=_PUT_POLL_S):
-                if self._done.is_set():
-                    break
+            self._batcher.end(record.stream_id)
 
     def _hand_to_batcher(self, frame: Frame) -> bool:
-        """Queue ``frame`` (blocking: files are lossless); ``False`` once the run is over."""
+        """Queue ``frame`` (lossless lanes block); ``False`` once the stream must stop."""
         while not self._batcher.put(frame, timeout_s=_PUT_POLL_S):
-            if self._done.is_set():
-                return False
+            if self._done.is_set() or not self._batcher.is_open(frame.stream_id):
+                return False  # the run is over, or the stream was removed
         return not self._stop.is_set()
 
     def _timed_frames(self, frames: Iterator[Frame]) -> Iterator[Frame]:
@@ -294,15 +435,27 @@ class Pipeline:
             self.stats.add("decode", time.perf_counter() - t0)
             yield frame
 
+    def _on_source_state(
+        self, stream_id: str, old: SourceStreamState, new: SourceStreamState, reason: str
+    ) -> None:
+        """Called on a source's thread: queue the move for the inference thread's tick."""
+        del old
+        self._state_moves.append((stream_id, new.value, reason))
+
     def _on_source_error(self, stream_id: str, exc: BaseException) -> None:
-        self.streams[stream_id].error = str(exc)
+        status = self.streams.get(stream_id)
+        if status is not None:
+            status.error = str(exc)
         log.error("stream %s failed: %s", stream_id, exc)
 
     def _infer_loop(self) -> None:
         assert self._components is not None
         try:
-            while (batch := self._batcher.next_batch()) is not None:
-                self._process(batch)
+            while (batch := self._batcher.next_batch(_IDLE_TICK_S)) is not None:
+                with self._streams_lock:
+                    if len(batch):
+                        self._process(batch)
+                    self._tick()
         except Exception as exc:  # reported in the summary; the traceback goes to debug logs
             log.debug("inference loop failed", exc_info=True)
             self.error = f"{type(exc).__name__}: {exc}"
@@ -314,8 +467,12 @@ class Pipeline:
     def _process(self, batch: FrameBatch) -> None:
         comps = self._components
         assert comps is not None
+        batch = self._current_frames(batch)
         n = len(batch)
+        if n == 0:
+            return
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
+        self._account_arrivals(batch)
         self._batches += 1
         detections = comps.detector.detect([f.image_rgb for f in batch.frames])
         timings = comps.detector.last_timings
@@ -325,6 +482,7 @@ class Pipeline:
         t0 = time.perf_counter()
         tracks = comps.tracker.update(detections, [f.stream_id for f in batch.frames])
         t1 = time.perf_counter()
+        tracks = comps.analytics.roi_filter(batch, tracks)
         events = comps.analytics.update(batch, tracks)
         self.stats.add_many("tracking", t1 - t0, n)
         self.stats.add_many("analytics", time.perf_counter() - t1, n)
@@ -332,28 +490,68 @@ class Pipeline:
         if self._on_batch is not None:
             self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)
+
+    def _current_frames(self, batch: FrameBatch) -> FrameBatch:
+        """``batch`` without frames of streams removed since it was formed."""
+        records = self._records
+        if all(f.stream_id in records for f in batch.frames):
+            return batch
+        return FrameBatch(tuple(f for f in batch.frames if f.stream_id in records))
+
+    def _account_arrivals(self, batch: FrameBatch) -> None:
+        now_ns = time.monotonic_ns()
+        now_s = now_ns / 1e9
+        records = self._records
         for frame in batch.frames:
-            status = self.streams[frame.stream_id]
-            status.frames_processed += 1
-            status.last_frame_number = frame.frame_number
-            status.last_pts_seconds = frame.pts_seconds
+            records[frame.stream_id].processed(
+                frame.frame_number, frame.pts_seconds, (now_ns - frame.arrival_ns) / 1e9, now_s
+            )
+
+    def _tick(self) -> None:
+        """Periodic work of the inference thread: stream events and stats log lines."""
+        comps = self._components
+        assert comps is not None
+        now = time.monotonic()
+        if now >= self._next_refresh_s:  # fresh health for stats events and log lines
+            self._next_refresh_s = now + _REFRESH_S
+            for record in self._records.values():
+                record.refresh(self._batcher.dropped(record.stream_id))
+        moves: list[Event] = []
+        while self._state_moves:
+            stream_id, state, reason = self._state_moves.popleft()
+            moves += self._reporter.source_state(stream_id, state, reason)
+        if moves:
+            comps.publish(EventBatch(moves, ()))
         if stream_events := self._reporter.tick():
             comps.publish(EventBatch(stream_events, ()))
+        interval = self.config.runtime.stats_log_interval_s
+        if interval > 0 and now >= self._next_log_s:
+            self._next_log_s = now + interval
+            for record in self._records.values():
+                log.info("%s", record.status.log_line())
 
     def _hand_to_video(self, batch: FrameBatch, tracks: Detections) -> None:
         comps = self._components
         assert comps is not None
         if comps.video is None:
             return
+        records = self._records
         for slot, frame in enumerate(batch.frames):
             overlays = comps.analytics.overlays(frame.stream_id)
-            comps.video.submit((frame, tracks.for_frame(slot), overlays))
+            record = records[frame.stream_id]
+            evicted = comps.video.submit(
+                (frame, tracks.for_frame(slot), overlays), droppable=record.status.live
+            )
+            if isinstance(evicted, tuple) and (owner := records.get(evicted[0].stream_id)):
+                owner.status.video_dropped += 1
 
     def _finish(self) -> None:
         """Close every sink; whatever fails, mark the run done so waiters return."""
         comps = self._components
         assert comps is not None
         try:
+            for record in list(self._records.values()):
+                record.refresh(self._batcher.dropped(record.stream_id))
             problems = comps.close(self._reporter.final())
             problems += [f"{w.name} sink: {w.error}" for w in comps.workers() if w.error]
             if problems and self.error is None:

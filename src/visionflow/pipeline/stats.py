@@ -7,9 +7,10 @@ in seconds; summaries are computed on demand with NumPy.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 STAGES = (
     "decode",
@@ -37,27 +38,71 @@ class StageSummary:
     max_ms: float
 
 
-@dataclass
-class LatencyStats:
-    """Thread-safe collector of per-stage durations in seconds."""
+class SampleWindow:
+    """The latest ``capacity`` samples of a measure (a long live run must not grow memory)."""
 
-    _samples: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    def __init__(self, capacity: int) -> None:
+        self.values = np.empty(capacity, np.float64)
+        self.count = 0
+        """Samples ever added (the ring holds the last ``capacity`` of them)."""
+
+    def extend(self, seconds: float, n: int) -> None:
+        """Record ``seconds`` ``n`` times."""
+        cap = self.values.size
+        n_kept = min(n, cap)
+        pos = (self.count + n - n_kept) % cap
+        first = min(n_kept, cap - pos)
+        self.values[pos : pos + first] = seconds
+        self.values[: n_kept - first] = seconds
+        self.count += n
+
+    def add(self, value: float) -> None:
+        """Record one sample."""
+        self.extend(value, 1)
+
+    def snapshot(self) -> npt.NDArray[np.float64]:
+        """The samples held, in no particular order (a copy)."""
+        return self.values[: min(self.count, self.values.size)].copy()
+
+    def percentiles(self, qs: list[float]) -> list[float]:
+        """Percentiles ``qs`` (0-100) of the samples held; zeros when empty."""
+        if self.count == 0:
+            return [0.0] * len(qs)
+        return [float(v) for v in np.percentile(self.snapshot(), qs)]
+
+
+class LatencyStats:
+    """Thread-safe collector of per-stage durations in seconds.
+
+    Keeps the latest ``window`` samples per stage, so memory stays flat on a
+    run of any length; percentiles describe that window.
+    """
+
+    def __init__(self, window: int = 100_000) -> None:
+        if window < 1:
+            raise ValueError(f"window must be >= 1, got {window}")
+        self._window = window
+        self._rings: dict[str, SampleWindow] = {}
+        self._lock = threading.Lock()
 
     def add(self, stage: str, seconds: float) -> None:
         """Record one duration of ``stage``."""
-        with self._lock:
-            self._samples.setdefault(stage, []).append(seconds)
+        self.add_many(stage, seconds, 1)
 
     def add_many(self, stage: str, seconds: float, count: int) -> None:
         """Record the same duration ``count`` times (a batch held ``count`` frames)."""
         with self._lock:
-            self._samples.setdefault(stage, []).extend([seconds] * count)
+            ring = self._rings.get(stage)
+            if ring is None:
+                ring = self._rings[stage] = SampleWindow(self._window)
+            ring.extend(seconds, count)
 
     def summary(self) -> list[StageSummary]:
         """Percentiles for every stage that has samples, in pipeline order."""
         with self._lock:
-            items = [(k, np.asarray(v, np.float64)) for k, v in self._samples.items() if v]
+            items = [(k, r.snapshot()) for k, r in self._rings.items() if r.count]
+        order = {s: i for i, s in enumerate(STAGES)}
+        items.sort(key=lambda kv: order.get(kv[0], len(order)))
         out = []
         for stage, arr in items:
             p50, p90, p99 = np.percentile(arr, [50, 90, 99]) * 1e3

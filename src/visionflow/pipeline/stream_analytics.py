@@ -11,15 +11,22 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from visionflow.analytics import LineCounter, LineCrossings, ZoneCounter, ZoneUpdate
+from visionflow.analytics import (
+    DirectionDetector,
+    LineCounter,
+    LineCrossings,
+    RoiFilter,
+    ZoneCounter,
+    ZoneUpdate,
+)
 from visionflow.events import (
     CountsEvent,
     Event,
     LineCrossedEvent,
-    ZoneEnteredEvent,
-    ZoneExitedEvent,
 )
 from visionflow.overlay import LineOverlay, ZoneOverlay
+from visionflow.pipeline.direction_events import direction_events
+from visionflow.pipeline.zone_events import ZoneEventContext, zone_events
 from visionflow.types import Detections, Frame, FrameBatch
 
 
@@ -40,6 +47,7 @@ class NamedLine:
     out_name: str
     start_xy: tuple[float, float]
     end_xy: tuple[float, float]
+    points: tuple[tuple[float, float], ...] = ()  # every point of a polyline
 
 
 @dataclass
@@ -53,6 +61,8 @@ class StreamAnalytics:
         class_names: the model's labels.
         fps: the stream's frame rate, to turn dwell frames into seconds.
         counts_interval_s: period of ``counts`` events in video seconds; 0 = never.
+        roi: the stream's ROI filter; tracks it drops reach no counter.
+        directions: direction detectors of this stream.
     """
 
     stream_id: str
@@ -61,12 +71,15 @@ class StreamAnalytics:
     class_names: Sequence[str]
     fps: float
     counts_interval_s: float
+    roi: RoiFilter = field(default_factory=lambda: RoiFilter(()))
+    directions: list[DirectionDetector] = field(default_factory=list)
     _entered: dict[str, dict[str, int]] = field(default_factory=dict)
     _next_counts_pts: float = 0.0
     _last_frame: Frame | None = None
 
     def update(self, frame: Frame, tracks: Detections) -> list[Event]:
         """Run every counter on this frame's confirmed tracks; return the new events."""
+        tracks = self.roi.filter(tracks)  # idempotent: the hub may have filtered already
         events: list[Event] = []
         for line in self.lines:
             crossings = line.counter.update(tracks, frame.frame_number)
@@ -74,7 +87,20 @@ class StreamAnalytics:
                 events.extend(self._line_events(frame, tracks, line, crossings))
         for counter, _ in self.zones:
             update = counter.update(tracks, frame.frame_number)
-            events.extend(self._zone_events(frame, tracks, counter.name, update))
+            events.extend(self._zone_events(frame, tracks, counter, update))
+        for detector in self.directions:
+            changes = detector.update(tracks, frame.frame_number)
+            if len(changes):
+                events.extend(
+                    direction_events(
+                        self.stream_id,
+                        frame,
+                        tracks,
+                        detector,
+                        changes,
+                        class_name=self._class_name,
+                    )
+                )
         self._last_frame = frame
         # A small tolerance: pts of a 10 fps clip are 0.1 * n in float and must
         # not fall just short of a 0.1 s schedule.
@@ -118,10 +144,14 @@ class StreamAnalytics:
             totals = {d: sum(c.values()) for d, c in line.counter.counts().items()}
             text = f"{line.counter.name}: {line.in_name} {totals.get(line.in_name, 0)}"
             text += f" / {line.out_name} {totals.get(line.out_name, 0)}"
-            lines.append(LineOverlay(line.counter.name, line.start_xy, line.end_xy, text))
-        zones = [
-            ZoneOverlay(c.name, verts, f"{c.name}: {sum(c.occupancy().values())}")
-            for c, verts in self.zones
+            overlay = LineOverlay(
+                line.counter.name, line.start_xy, line.end_xy, text, points=line.points
+            )
+            lines.append(overlay)
+        zones = [ZoneOverlay(c.name, verts, _zone_caption(c)) for c, verts in self.zones]
+        zones += [  # ROIs outlined too, as DeepStream's display-roi does
+            ZoneOverlay(r.name, r.polygon.as_array(), f"ROI {r.name}" + " (out)" * r.inverse)
+            for r in self.roi.rois
         ]
         return lines, zones
 
@@ -158,47 +188,16 @@ class StreamAnalytics:
         ]
 
     def _zone_events(
-        self, frame: Frame, tracks: Detections, zone: str, update: ZoneUpdate
+        self, frame: Frame, tracks: Detections, counter: ZoneCounter, update: ZoneUpdate
     ) -> list[Event]:
-        common = {
-            "stream_id": self.stream_id,
-            "frame_number": frame.frame_number,
-            "pts_seconds": frame.pts_seconds,
-            "zone": zone,
-        }
-        events: list[Event] = []
-        entered = update.entered
-        for row, track_id, class_id in zip(
-            entered.row, entered.track_id, entered.class_id, strict=True
-        ):
-            name = self._class_name(int(class_id))
-            totals = self._entered.setdefault(zone, {})
-            totals[name] = totals.get(name, 0) + 1
-            events.append(
-                ZoneEnteredEvent(
-                    **common,
-                    track_id=int(track_id),
-                    class_id=int(class_id),
-                    class_name=name,
-                    bbox_xyxy=tracks.xyxy[row].tolist(),
-                )
-            )
-        exited = update.exited
-        for row, track_id, class_id, dwell in zip(
-            exited.row, exited.track_id, exited.class_id, exited.dwell_frames, strict=True
-        ):
-            bbox = tracks.xyxy[row].tolist() if row >= 0 else None
-            events.append(
-                ZoneExitedEvent(
-                    **common,
-                    track_id=int(track_id),
-                    class_id=int(class_id),
-                    class_name=self._class_name(int(class_id)),
-                    dwell_seconds=float(dwell) / self.fps,
-                    bbox_xyxy=bbox,
-                )
-            )
-        return events
+        if len(update.entered):
+            totals = self._entered.setdefault(counter.name, {})
+            classes, counts = np.unique(update.entered.class_id, return_counts=True)
+            for class_id, n in zip(classes.tolist(), counts.tolist(), strict=True):
+                name = self._class_name(class_id)
+                totals[name] = totals.get(name, 0) + n
+        ctx = ZoneEventContext(self.stream_id, frame, tracks, self.fps, self._class_name)
+        return zone_events(ctx, counter, update)
 
 
 class AnalyticsHub:
@@ -207,12 +206,39 @@ class AnalyticsHub:
     def __init__(self, streams: dict[str, StreamAnalytics]) -> None:
         self._streams = streams
 
+    def add(self, stream_id: str, analytics: StreamAnalytics) -> None:
+        """Start counting for a stream added while running (copy-on-write: readers never
+        see a dict change size under them)."""
+        self._streams = {**self._streams, stream_id: analytics}
+
+    def remove(self, stream_id: str) -> None:
+        """Forget a removed stream's counters and state."""
+        self._streams = {k: v for k, v in self._streams.items() if k != stream_id}
+
     def update(self, batch: FrameBatch, tracks: Detections) -> list[Event]:
         """Route each frame's tracks to its stream's counters; return all new events."""
         events: list[Event] = []
         for slot, frame in enumerate(batch.frames):
             events.extend(self._streams[frame.stream_id].update(frame, tracks.for_frame(slot)))
         return events
+
+    def roi_filter(self, batch: FrameBatch, tracks: Detections) -> Detections:
+        """``tracks`` without the rows that their stream's ROIs drop.
+
+        Call it right after the tracker and pass the result to :meth:`update`,
+        the overlay and every other consumer, so filtered objects appear
+        nowhere. One vectorised ROI test per frame of the batch.
+        """
+        keep: np.ndarray | None = None
+        for slot, frame in enumerate(batch.frames):
+            stream = self._streams.get(frame.stream_id)
+            if stream is None or not stream.roi:
+                continue
+            rows = np.flatnonzero(tracks.frame_index == slot)
+            if keep is None:
+                keep = np.ones(len(tracks), bool)
+            keep[rows] = stream.roi.keep_mask(tracks[rows])
+        return tracks if keep is None or keep.all() else tracks[keep]
 
     def final_counts(self, stream_ids: Sequence[str] | None = None) -> list[Event]:
         """One closing ``counts`` event per stream (of ``stream_ids``; None = all)."""
@@ -234,3 +260,10 @@ class AnalyticsHub:
     def zone_counts(self) -> dict[str, dict[str, dict[str, dict[str, int]]]]:
         """stream → zone → occupancy/entered → class → count."""
         return {sid: s.zone_counts() for sid, s in self._streams.items() if s.zones}
+
+
+def _zone_caption(counter: ZoneCounter) -> str:
+    text = f"{counter.name}: {sum(counter.occupancy().values())}"
+    if counter.crowding is not None and counter.crowding.active:
+        text += " OVERCROWDED"
+    return text

@@ -24,8 +24,10 @@ from visionflow.decode import (
     ThreadType,
     VideoStreamInfo,
 )
-from visionflow.errors import PipelineStateError
+from visionflow.errors import PipelineStateError, SourceError
+from visionflow.sources._pacing import Pacer
 from visionflow.sources._state import SourceState
+from visionflow.sources.base import SourceHealth, StateCallback, StateMachine, StreamState
 from visionflow.types import Frame
 
 logger = logging.getLogger(__name__)
@@ -53,6 +55,10 @@ class FileSource:
         thread_count: decoder threads; 0 lets FFmpeg choose.
         max_consecutive_errors: undecodable packets in a row tolerated before
             :class:`~visionflow.errors.CorruptStreamError`.
+        realtime: pace frames at the file's native fps so the file stands in
+            for a camera (:attr:`is_live` is then True and the runtime may drop).
+        on_state: observer of stream state transitions
+            (``STARTING → STREAMING → ENDED``, ``FAILED``, ``STOPPED``).
     """
 
     def __init__(
@@ -64,10 +70,15 @@ class FileSource:
         thread_type: ThreadType = "AUTO",
         thread_count: int = 0,
         max_consecutive_errors: int = DEFAULT_MAX_CONSECUTIVE_ERRORS,
+        realtime: bool = False,
+        on_state: StateCallback | None = None,
     ) -> None:
         self.path = Path(path)
         self.stream_id = stream_id if stream_id is not None else self.path.name
         self.loop = loop
+        self.realtime = realtime
+        self._sm = StateMachine(self.stream_id, on_state)
+        self._last_error: str | None = None
         self._decoder = CpuDecoder(
             self.path,
             thread_type=thread_type,
@@ -100,12 +111,18 @@ class FileSource:
             if self._state is SourceState.CLOSED:
                 raise PipelineStateError(f"source {self.stream_id!r} is closed; create a new one")
             if self._state is SourceState.NEW:
-                self._decoder.open()
+                try:
+                    self._decoder.open()
+                except SourceError as exc:
+                    self._last_error = str(exc)
+                    self._sm.move(StreamState.FAILED, str(exc))
+                    raise
                 self._state = SourceState.OPEN
         return self
 
     def close(self) -> None:
         """Close the source; safe twice and from another thread than the iterating one."""
+        self._sm.move(StreamState.STOPPED, "closed")
         with self._lock:
             self._state = SourceState.CLOSED
             self._stop.set()
@@ -160,6 +177,29 @@ class FileSource:
         return self._decoder.corrupt_packets
 
     @property
+    def is_live(self) -> bool:
+        """True only with ``realtime``: a paced file stands in for a camera."""
+        return self.realtime
+
+    def health(self) -> SourceHealth:
+        """State, history and counters (files never reconnect)."""
+        streaming = self._sm.state is StreamState.STREAMING
+        return SourceHealth(
+            stream_id=self.stream_id,
+            state=self._sm.state,
+            history=self._sm.history,
+            reconnects=0,
+            attempts=0,
+            last_error=self._last_error,
+            frames_read=self._frames_read,
+            frames_dropped=0,
+            fps_in=self.fps
+            if streaming and self.realtime and self._state is SourceState.OPEN
+            else 0.0,
+            uri_masked=str(self.path),
+        )
+
+    @property
     def frames_read(self) -> int:
         """Frames yielded so far (over all passes)."""
         return self._frames_read
@@ -177,6 +217,12 @@ class FileSource:
     def _run(self) -> Iterator[Frame]:
         try:
             yield from self._passes()
+            if not self._stop.is_set() and self._sm.state is StreamState.STREAMING:
+                self._sm.move(StreamState.ENDED, "end of file")
+        except SourceError as exc:
+            self._last_error = str(exc)
+            self._sm.move(StreamState.FAILED, str(exc))
+            raise
         finally:
             with self._lock:
                 self._iterating = False
@@ -196,9 +242,12 @@ class FileSource:
 
     def _one_pass(self) -> Iterator[Frame]:
         pts_offset: float | None = None
+        pacer = Pacer(self.fps if self.realtime else 0.0, self._stop)
         for decoded in self._decoder.decode():
-            if self._stop.is_set():
+            if pacer.wait() or self._stop.is_set():
                 return
+            if self._sm.state is StreamState.STARTING:
+                self._sm.move(StreamState.STREAMING, "first frame")
             arrival_ns = time.monotonic_ns()
             if pts_offset is None:
                 pts_offset = self._pass_offset(decoded)

@@ -8,7 +8,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.tracking.kalman import MEASUREMENT_DIM, STATE_DIM
+from visionflow.tracking.kalman import MEASUREMENT_DIM, STATE_DIM, xyah_to_xyxy
+from visionflow.types import Detections
 
 
 class TrackState(enum.IntEnum):
@@ -41,6 +42,8 @@ class TrackTable:
         frames_since_update: ``[T]`` int32 frames since the last matched detection.
         class_id: ``[T]`` int32 class of the detection that started the track.
         score: ``[T]`` float32 confidence of the last matched detection.
+        start_frame: ``[T]`` int64 frame count of its stream (1-based) at creation.
+        stream: ``[T]`` int32 stream index (0 in single-stream trackers).
     """
 
     track_id: npt.NDArray[np.int64]
@@ -51,6 +54,8 @@ class TrackTable:
     frames_since_update: npt.NDArray[np.int32]
     class_id: npt.NDArray[np.int32]
     score: npt.NDArray[np.float32]
+    start_frame: npt.NDArray[np.int64]
+    stream: npt.NDArray[np.int32]
 
     @classmethod
     def empty(cls) -> TrackTable:
@@ -64,6 +69,8 @@ class TrackTable:
             np.zeros(0, np.int32),
             np.zeros(0, np.int32),
             np.zeros(0, np.float32),
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
         )
 
     def __len__(self) -> int:
@@ -85,3 +92,18 @@ class TrackTable:
     def boxes_xyah(self) -> npt.NDArray[np.float64]:
         """``[T, 4]`` current ``cx, cy, a, h`` estimates."""
         return self.mean[:, :MEASUREMENT_DIM]
+
+    def confirmed_detections(self) -> Detections:
+        """Confirmed tracks' current Kalman boxes as :class:`Detections`, in row order.
+
+        ``confidence`` is each track's last matched detection score; used to
+        report tracks on frames without inference.
+        """
+        rows = np.flatnonzero(self.state == TrackState.CONFIRMED)
+        out = Detections(
+            xyah_to_xyxy(self.boxes_xyah()[rows]).astype(np.float32),
+            self.score[rows],
+            self.class_id[rows],
+        )
+        out.track_id = self.track_id[rows].copy()
+        return out

@@ -15,11 +15,14 @@ boxes may start tracks. Per frame:
    lost tracks older than ``lost_buffer_frames`` die, and unmatched high
    detections scoring ``>= new_track_threshold`` start tentative tracks.
 
-Differences to the reference code: tracks are confirmed after ``min_hits``
-consecutive matched frames with no first-frame exception, ids are handed out
-on confirmation (so output ids have no gaps left by false positives), matching
-can be class-aware, and ByteTrack's removal of tracked/lost duplicates
-(IoU > 0.85) is not done.
+Differences to the reference code, by default: tracks are confirmed after
+``min_hits`` consecutive matched frames with no first-frame exception, ids are
+handed out on confirmation (so output ids have no gaps left by false
+positives), tentative tracks are Kalman-predicted like the others, matching
+can be class-aware, IoU has no ``+1`` pixel convention, and ByteTrack's
+removal of tracked/lost duplicates (IoU > 0.85) is not done. Each difference
+is an option; :meth:`ByteTrack.like_reference` sets all of them so that the
+ids equal the reference's on every frame (tests/quality checks it).
 
 State lives in a struct-of-arrays :class:`~visionflow.tracking._table.TrackTable`;
 ``update`` has no Python loop over tracks or detections.
@@ -27,17 +30,15 @@ State lives in a struct-of-arrays :class:`~visionflow.tracking._table.TrackTable
 
 from __future__ import annotations
 
+from typing import Literal
+
 import numpy as np
-import numpy.typing as npt
 
 from visionflow.errors import ConfigError
-from visionflow.tracking import matching
-from visionflow.tracking._table import UNASSIGNED_ID, TrackState, TrackTable
-from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.tracking._bytetrack_steps import ByteTrackSteps
+from visionflow.tracking._table import TrackState, TrackTable
+from visionflow.tracking.kalman import KalmanFilterXYAH
 from visionflow.types import Detections
-
-I64Array = npt.NDArray[np.int64]
-_NO_DET = -1
 
 
 def _check_range(name: str, value: float, low: float, high: float) -> None:
@@ -48,7 +49,7 @@ def _check_range(name: str, value: float, low: float, high: float) -> None:
         )
 
 
-class ByteTrack:
+class ByteTrack(ByteTrackSteps):
     """Track the detections of one stream, frame by frame.
 
     Args:
@@ -70,6 +71,17 @@ class ByteTrack:
         class_aware: never match a detection to a track of another class.
         fuse_score: multiply IoU by detection confidence in the high-score
             associations (ByteTrack's MOT17 setting; off for crowded MOT20).
+        assign_ids: ``"on_confirmation"`` numbers tracks when they are first
+            output (no gaps); ``"on_creation"`` numbers every started track, as
+            the reference does (ids of never-confirmed tracks are skipped).
+        confirm_first_frame: tracks started on the first frame are confirmed
+            at once (the reference's exception for frame 1).
+        predict_tentative: Kalman-predict tentative tracks too; the reference
+            matches them at their unpredicted first box.
+        remove_duplicates: after each frame, of a tracked and a lost track
+            overlapping with IoU > 0.85 drop the younger one (the reference).
+        iou_pixel_offset: added to widths and heights in IoU; the reference's
+            integer-pixel convention is 1, continuous coordinates use 0.
     """
 
     def __init__(
@@ -85,6 +97,11 @@ class ByteTrack:
         min_hits: int = 2,
         class_aware: bool = True,
         fuse_score: bool = True,
+        assign_ids: Literal["on_confirmation", "on_creation"] = "on_confirmation",
+        confirm_first_frame: bool = False,
+        predict_tentative: bool = True,
+        remove_duplicates: bool = False,
+        iou_pixel_offset: float = 0.0,
     ) -> None:
         for name, value in (
             ("high_threshold", high_threshold),
@@ -98,6 +115,12 @@ class ByteTrack:
         _check_range("low_threshold", low_threshold, 0.0, high_threshold)
         _check_range("lost_buffer_frames", lost_buffer_frames, 0, np.iinfo(np.int32).max)
         _check_range("min_hits", min_hits, 1, np.iinfo(np.int32).max)
+        _check_range("iou_pixel_offset", iou_pixel_offset, 0.0, 1.0)
+        if assign_ids not in ("on_confirmation", "on_creation"):
+            raise ConfigError(
+                f"ByteTrack assign_ids={assign_ids!r} is not one of on_confirmation, on_creation",
+                [f"assign_ids: must be on_confirmation or on_creation (got {assign_ids!r})"],
+            )
         self.high_threshold = high_threshold
         self.low_threshold = low_threshold
         self.new_track_threshold = new_track_threshold
@@ -108,17 +131,70 @@ class ByteTrack:
         self.min_hits = int(min_hits)
         self.class_aware = class_aware
         self.fuse_score = fuse_score
+        self.assign_ids = assign_ids
+        self.confirm_first_frame = confirm_first_frame
+        self.predict_tentative = predict_tentative
+        self.remove_duplicates = remove_duplicates
+        self.iou_pixel_offset = float(iou_pixel_offset)
         self._kalman = KalmanFilterXYAH()
-        self._tracks = TrackTable.empty()
-        self._next_id = 1
-        self._frame_count = 0
+        self.reset()
+
+    @classmethod
+    def like_reference(
+        cls,
+        *,
+        track_thresh: float = 0.5,
+        track_buffer: int = 30,
+        match_thresh: float = 0.8,
+        frame_rate: float = 30.0,
+    ) -> ByteTrack:
+        """A tracker that reproduces the ByteTrack authors' ``BYTETracker`` exactly.
+
+        Args:
+            track_thresh: the reference's ``track_thresh`` (high/low split;
+                new tracks need ``track_thresh + 0.1``).
+            track_buffer: frames a lost track is kept, at 30 fps.
+            match_thresh: first-association cost threshold.
+            frame_rate: stream rate; the reference's buffer is
+                ``int(frame_rate / 30 * track_buffer)`` frames.
+
+        The reference's fixed values are used for the rest: low threshold 0.1,
+        second / unconfirmed thresholds 0.5 / 0.7, score fusion, class-agnostic
+        matching, and the reference's conventions (see the class options). Its
+        threshold tests are strict (``score > track_thresh``) where ours are
+        ``>=``; scores exactly at a threshold are the only inputs that differ.
+
+        The reference removes an expired lost track one frame late: its final
+        bookkeeping subtracts the removed list *before* adding that frame's
+        removals, so ``lost_buffer_frames`` is its buffer + 1. A track re-found
+        in exactly that extra frame is, in the reference, forgotten the moment
+        it is lost again (its id stays in the removed list); this tracker keeps
+        it for the full buffer. That reference quirk is not reproduced.
+        """
+        return cls(
+            high_threshold=track_thresh,
+            low_threshold=0.1,
+            new_track_threshold=min(track_thresh + 0.1, 1.0),
+            match_threshold=match_thresh,
+            second_match_threshold=0.5,
+            unconfirmed_match_threshold=0.7,
+            lost_buffer_frames=int(frame_rate / 30.0 * track_buffer) + 1,
+            min_hits=2,
+            class_aware=False,
+            fuse_score=True,
+            assign_ids="on_creation",
+            confirm_first_frame=True,
+            predict_tentative=False,
+            remove_duplicates=True,
+            iou_pixel_offset=1.0,
+        )
 
     # -- diagnostics -----------------------------------------------------------------
 
     @property
     def frame_count(self) -> int:
         """Frames processed since construction or the last :meth:`reset`."""
-        return self._frame_count
+        return int(self._frame_counts[0])
 
     @property
     def num_tentative(self) -> int:
@@ -145,8 +221,9 @@ class ByteTrack:
     def reset(self) -> None:
         """Forget every track and restart ids at 1."""
         self._tracks = TrackTable.empty()
-        self._next_id = 1
-        self._frame_count = 0
+        # Per stream (one here; BatchedByteTrack has many): frames seen, next id.
+        self._frame_counts = np.zeros(1, np.int64)
+        self._next_ids = np.ones(1, np.int64)
 
     def update(self, detections: Detections) -> Detections:
         """Advance the tracker by one frame.
@@ -160,143 +237,20 @@ class ByteTrack:
             order, with their measured boxes and ``track_id`` set (positive,
             unique within this tracker, increasing in order of confirmation).
         """
-        self._frame_count += 1
-        self._predict()
-        det_row, high_left = self._associate(detections)
-        self._correct(detections, det_row)
-        det_row = self._prune(det_row)
-        det_row = self._spawn(detections, high_left, det_row)
-        self._assign_ids()
+        streams = np.zeros(1, np.int64)
+        det_row = self._step(detections, streams, [np.arange(len(detections))])
         return self._output(detections, det_row)
 
-    # -- steps -----------------------------------------------------------------------
+    def predict(self) -> Detections:
+        """Advance one frame without detections (a skipped inference frame).
 
-    def _predict(self) -> None:
-        t = self._tracks
-        mean = t.mean.copy()
-        # As in ByteTrack: a lost track keeps drifting but stops growing or shrinking.
-        mean[t.state == TrackState.LOST, 7] = 0.0
-        t.mean, t.cov = self._kalman.predict(mean, t.cov)
-        t.frames_since_update += 1
-
-    def _associate(self, dets: Detections) -> tuple[I64Array, I64Array]:
-        """Run the three association stages.
+        Every track's Kalman state moves one frame ahead; nothing is matched,
+        no miss is counted (``lost_buffer_frames`` counts inference frames)
+        and no track changes state.
 
         Returns:
-            ``det_row [T]`` (the detection row matched to each track or -1) and
-            the rows of high detections left unmatched.
+            The predicted boxes of the confirmed tracks, with their
+            ``track_id`` and the score of their last matched detection.
         """
-        conf = dets.confidence
-        high = np.flatnonzero(conf >= self.high_threshold)
-        low = np.flatnonzero((conf >= self.low_threshold) & (conf < self.high_threshold))
-        state = self._tracks.state
-        det_row = np.full(len(self._tracks), _NO_DET, np.int64)
-        pool = np.flatnonzero(state != TrackState.TENTATIVE)
-        pool_left, high_left = self._match(
-            pool, high, dets, det_row, threshold=self.match_threshold, fuse=self.fuse_score
-        )
-        tracked_left = pool_left[state[pool_left] == TrackState.CONFIRMED]
-        self._match(
-            tracked_left, low, dets, det_row, threshold=self.second_match_threshold, fuse=False
-        )
-        tentative = np.flatnonzero(state == TrackState.TENTATIVE)
-        _, high_left = self._match(
-            tentative,
-            high_left,
-            dets,
-            det_row,
-            threshold=self.unconfirmed_match_threshold,
-            fuse=self.fuse_score,
-        )
-        return det_row, high_left
-
-    def _match(
-        self,
-        track_rows: I64Array,
-        det_rows: I64Array,
-        dets: Detections,
-        det_row: I64Array,
-        *,
-        threshold: float,
-        fuse: bool,
-    ) -> tuple[I64Array, I64Array]:
-        """Match ``track_rows`` to ``det_rows``; write pairs into ``det_row``.
-
-        Returns:
-            The track rows and the detection rows left unmatched.
-        """
-        if len(track_rows) == 0 or len(det_rows) == 0:
-            return track_rows, det_rows
-        boxes = xyah_to_xyxy(self._tracks.boxes_xyah()[track_rows])
-        cost = matching.iou_distance(boxes, dets.xyxy[det_rows])
-        if fuse:
-            cost = matching.fuse_score(cost, dets.confidence[det_rows])
-        if self.class_aware:
-            cost = matching.mask_classes(
-                cost, self._tracks.class_id[track_rows], dets.class_id[det_rows]
-            )
-        pairs, rows_left, cols_left = matching.linear_assignment(cost, threshold)
-        det_row[track_rows[pairs[:, 0]]] = det_rows[pairs[:, 1]]
-        return track_rows[rows_left], det_rows[cols_left]
-
-    def _correct(self, dets: Detections, det_row: I64Array) -> None:
-        """Kalman-update matched tracks and move every track to its new state."""
-        t = self._tracks
-        rows = np.flatnonzero(det_row != _NO_DET)
-        d = det_row[rows]
-        z = xyxy_to_xyah(dets.xyxy[d])
-        t.mean[rows], t.cov[rows] = self._kalman.update(t.mean[rows], t.cov[rows], z)
-        t.frames_since_update[rows] = 0
-        t.score[rows] = dets.confidence[d]
-        t.class_id[rows] = dets.class_id[d]
-        matched = det_row != _NO_DET
-        t.hits = np.where(matched, t.hits + 1, 0).astype(np.int32)
-        promote = matched & (
-            (t.state == TrackState.LOST)
-            | ((t.state == TrackState.TENTATIVE) & (t.hits >= self.min_hits))
-        )
-        t.state[promote] = TrackState.CONFIRMED
-        t.state[~matched & (t.state == TrackState.CONFIRMED)] = TrackState.LOST
-
-    def _prune(self, det_row: I64Array) -> I64Array:
-        """Drop unmatched tentative tracks and expired lost tracks."""
-        t = self._tracks
-        dead_tentative = (t.state == TrackState.TENTATIVE) & (det_row == _NO_DET)
-        expired = (t.state == TrackState.LOST) & (t.frames_since_update > self.lost_buffer_frames)
-        keep: npt.NDArray[np.bool_] = ~(dead_tentative | expired)
-        self._tracks = t.select(keep)
-        return det_row[keep]
-
-    def _spawn(self, dets: Detections, high_left: I64Array, det_row: I64Array) -> I64Array:
-        """Start tracks from confident unmatched detections."""
-        rows = high_left[dets.confidence[high_left] >= self.new_track_threshold]
-        mean, cov = self._kalman.initiate(xyxy_to_xyah(dets.xyxy[rows]))
-        n = len(rows)
-        first = TrackState.CONFIRMED if self.min_hits <= 1 else TrackState.TENTATIVE
-        new = TrackTable(
-            track_id=np.full(n, UNASSIGNED_ID, np.int64),
-            mean=mean,
-            cov=cov,
-            state=np.full(n, first, np.int8),
-            hits=np.ones(n, np.int32),
-            frames_since_update=np.zeros(n, np.int32),
-            class_id=dets.class_id[rows].copy(),
-            score=dets.confidence[rows].copy(),
-        )
-        self._tracks = self._tracks.append(new)
-        extended: I64Array = np.concatenate([det_row, rows])
-        return extended
-
-    def _assign_ids(self) -> None:
-        t = self._tracks
-        fresh = np.flatnonzero((t.state == TrackState.CONFIRMED) & (t.track_id == UNASSIGNED_ID))
-        t.track_id[fresh] = self._next_id + np.arange(len(fresh), dtype=np.int64)
-        self._next_id += len(fresh)
-
-    def _output(self, dets: Detections, det_row: I64Array) -> Detections:
-        t = self._tracks
-        rows = np.flatnonzero((det_row != _NO_DET) & (t.state == TrackState.CONFIRMED))
-        order = np.argsort(det_row[rows], kind="stable")
-        out = dets[det_row[rows][order]]
-        out.track_id = t.track_id[rows][order]
-        return out
+        self._predict(np.ones(len(self._tracks), np.bool_), count_miss=False)
+        return self._tracks.confirmed_detections()

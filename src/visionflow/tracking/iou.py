@@ -84,6 +84,7 @@ class IoUTracker:
         self._hits = np.zeros(0, np.int32)
         self._since_update = np.zeros(0, np.int32)
         self._class_id = np.zeros(0, np.int32)
+        self._score = np.zeros(0, np.float32)
         self._next_id = 1
 
     def update(self, detections: Detections) -> Detections:
@@ -96,6 +97,17 @@ class IoUTracker:
         det_row = self._prune(det_row)
         det_row = self._spawn(detections, new_rows, det_row)
         return self._output(detections, det_row)
+
+    def predict(self) -> Detections:
+        """A frame without inference: confirmed tracks at their last boxes.
+
+        There is no motion model, so nothing moves; no miss is counted and no
+        track changes state. Same contract as :meth:`ByteTrack.predict`.
+        """
+        rows = np.flatnonzero(self._state == TrackState.CONFIRMED)
+        out = Detections(self._xyxy[rows], self._score[rows], self._class_id[rows])
+        out.track_id = self._ids[rows].copy()
+        return out
 
     def _match(self, dets: Detections, candidates: I64Array) -> I64Array:
         cost = matching.iou_distance(self._xyxy, dets.xyxy[candidates])
@@ -110,6 +122,7 @@ class IoUTracker:
         matched = det_row != _NO_DET
         self._xyxy[matched] = dets.xyxy[det_row[matched]]
         self._class_id[matched] = dets.class_id[det_row[matched]]
+        self._score[matched] = dets.confidence[det_row[matched]]
         self._hits = np.where(matched, self._hits + 1, 0).astype(np.int32)
         self._since_update = np.where(matched, 0, self._since_update + 1).astype(np.int32)
         promote = matched & (
@@ -131,6 +144,7 @@ class IoUTracker:
         self._ids, self._xyxy = self._ids[index], self._xyxy[index]
         self._state, self._hits = self._state[index], self._hits[index]
         self._since_update, self._class_id = self._since_update[index], self._class_id[index]
+        self._score = self._score[index]
 
     def _spawn(self, dets: Detections, rows: I64Array, det_row: I64Array) -> I64Array:
         n = len(rows)
@@ -141,6 +155,7 @@ class IoUTracker:
         self._hits = np.concatenate([self._hits, np.ones(n, np.int32)])
         self._since_update = np.concatenate([self._since_update, np.zeros(n, np.int32)])
         self._class_id = np.concatenate([self._class_id, dets.class_id[rows]])
+        self._score = np.concatenate([self._score, dets.confidence[rows]])
         extended: I64Array = np.concatenate([det_row, rows])
         return extended
 

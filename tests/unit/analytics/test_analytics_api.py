@@ -7,11 +7,19 @@ from visionflow import analytics
 
 def test_public_names_are_pinned() -> None:
     assert analytics.__all__ == [
+        "CrowdingChange",
+        "DirectionChanges",
+        "DirectionDetector",
+        "DirectionStates",
         "LineCounter",
         "LineCrossings",
+        "OvercrowdingMonitor",
+        "Roi",
+        "RoiFilter",
         "ZoneCounter",
         "ZoneEntries",
         "ZoneExits",
+        "ZoneLoitering",
         "ZoneUpdate",
         "points_in_polygon",
     ]

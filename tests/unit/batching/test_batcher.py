@@ -83,11 +83,91 @@ def test_per_stream_order_is_kept_with_concurrent_producers() -> None:
         assert [num for sid, num in seen if sid == n] == list(range(50))
 
 
-def test_put_times_out_when_full() -> None:
+def test_lossless_put_times_out_when_full_and_end_never_blocks() -> None:
     batcher = FrameBatcher(1, timeout_s=0.0, capacity=1)
+    batcher.register("a")
     assert batcher.put(frame("a", 0), timeout_s=0.01)
     assert not batcher.put(frame("a", 1), timeout_s=0.01)
-    assert not batcher.end("a", timeout_s=0.01)
+    assert batcher.end("a")
+    assert drain(batcher) == [[("a", 0)]]
+    assert batcher.dropped("a") == 0
+
+
+def test_live_lane_drops_the_oldest_and_counts_it() -> None:
+    batcher = FrameBatcher(8, timeout_s=0.0, live_capacity=2)
+    batcher.register("cam", live=True)
+    for i in range(5):
+        assert batcher.put(frame("cam", i), timeout_s=0.0)  # never blocks
+    assert batcher.dropped("cam") == 3
+    batcher.end("cam")
+    assert drain(batcher) == [[("cam", 3), ("cam", 4)]]
+
+
+def test_live_drops_do_not_touch_a_lossless_neighbour() -> None:
+    batcher = FrameBatcher(16, timeout_s=0.0, capacity=8, live_capacity=1)
+    batcher.register("cam", live=True)
+    batcher.register("file")
+    for i in range(4):
+        batcher.put(frame("cam", i))
+        batcher.put(frame("file", i))
+    batcher.end("cam")
+    batcher.end("file")
+    seen = [item for batch in drain(batcher) for item in batch]
+    assert [n for s, n in seen if s == "file"] == [0, 1, 2, 3]
+    assert [n for s, n in seen if s == "cam"] == [3]
+    assert batcher.dropped("file") == 0
+
+
+def test_round_robin_gives_every_stream_a_fair_share() -> None:
+    batcher = FrameBatcher(4, timeout_s=0.0, capacity=64)
+    for name in ("busy", "quiet1", "quiet2"):
+        batcher.register(name)
+    for i in range(20):
+        batcher.put(frame("busy", i))
+    batcher.put(frame("quiet1", 0))
+    batcher.put(frame("quiet2", 0))
+    first = batcher.next_batch()
+    assert first is not None
+    assert sorted(f.stream_id for f in first.frames) == ["busy", "busy", "quiet1", "quiet2"]
+
+
+def test_removed_stream_discards_frames_and_refuses_more() -> None:
+    batcher = FrameBatcher(4, timeout_s=0.0, capacity=8, stay_open=True)
+    batcher.register("a")
+    batcher.register("b")
+    batcher.put(frame("a", 0))
+    batcher.put(frame("a", 1))
+    assert batcher.remove("a") == 2
+    assert not batcher.put(frame("a", 2))
+    batcher.put(frame("b", 0))
+    batch = batcher.next_batch()
+    assert batch is not None and [f.stream_id for f in batch.frames] == ["b"]
+
+
+def test_stay_open_waits_for_new_streams_until_closed() -> None:
+    batcher = FrameBatcher(2, timeout_s=0.0, stay_open=True)
+    empty = batcher.next_batch(idle_timeout_s=0.05)
+    assert empty is not None and len(empty) == 0
+
+    def add_later() -> None:
+        time.sleep(0.05)
+        batcher.register("late")
+        batcher.put(frame("late", 0))
+        batcher.end("late")
+        time.sleep(0.05)
+        batcher.close()
+
+    thread = threading.Thread(target=add_later)
+    thread.start()
+    assert drain(batcher) == [[("late", 0)]]
+    thread.join()
+
+
+def test_register_twice_is_an_error() -> None:
+    batcher = FrameBatcher(2, timeout_s=0.0)
+    batcher.register("a")
+    with pytest.raises(ValueError, match="already registered"):
+        batcher.register("a")
 
 
 @pytest.mark.parametrize(("size", "timeout"), [(0, 1.0), (4, -1.0)])

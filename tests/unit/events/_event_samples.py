@@ -6,8 +6,11 @@ import numpy as np
 
 from visionflow.events import (
     CountsEvent,
+    DirectionEvent,
     Event,
     LineCrossedEvent,
+    LoiteringEvent,
+    OvercrowdingEvent,
     StreamStateEvent,
     StreamStatsEvent,
     ZoneEnteredEvent,
@@ -32,7 +35,33 @@ def sample_events() -> dict[str, Event]:
         ),
         "zone_entered": ZoneEnteredEvent(**COMMON, **TRACK, zone="plaza", bbox_xyxy=list(BOX)),
         "zone_exited": ZoneExitedEvent(
-            **COMMON, **TRACK, zone="plaza", dwell_seconds=3.5, bbox_xyxy=None
+            **COMMON, **TRACK, zone="plaza", dwell_seconds=3.5, bbox_xyxy=None, entry_track_id=3
+        ),
+        "loitering": LoiteringEvent(
+            **COMMON,
+            **TRACK,
+            zone="plaza",
+            dwell_seconds=np.float64(30.1),
+            threshold_seconds=30.0,
+            bbox_xyxy=BOX.tolist(),
+        ),
+        "overcrowding": OvercrowdingEvent(
+            **COMMON,
+            zone="plaza",
+            state="end",
+            occupancy=np.int64(4),
+            threshold=5,
+            counts={"person": 4},
+            duration_seconds=12.5,
+        ),
+        "direction": DirectionEvent(
+            **COMMON,
+            **TRACK,
+            detector="traffic",
+            direction="South",
+            previous_direction=None,
+            heading_deg=np.float64(75.96),
+            bbox_xyxy=BOX.tolist(),
         ),
         "counts": CountsEvent(
             **COMMON,

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import re
 from importlib import resources
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from _event_samples import COMMON, TRACK, sample_events
 from pydantic import ValidationError
 
+from visionflow.config.schema import EventType
 from visionflow.events import (
     SCHEMA_VERSION,
     LineCrossedEvent,
@@ -132,4 +133,24 @@ def test_schema_md_examples_are_valid_events() -> None:
     doc = resources.files("visionflow.events").joinpath("SCHEMA.md").read_text("utf-8")
     examples = [line for line in doc.splitlines() if line.startswith('{"type":')]
     types = {parse_event(line).type for line in examples}
-    assert types == {"line_crossed", "zone_exited", "counts", "stream_state", "stream_stats"}
+    assert types >= {
+        "line_crossed",
+        "zone_exited",
+        "loitering",
+        "overcrowding",
+        "direction",
+        "counts",
+        "stream_state",
+        "stream_stats",
+    }
+
+
+def test_config_event_types_name_every_event_type() -> None:
+    # events.publishers[].event_types must accept exactly the types that exist.
+    assert set(get_args(EventType)) == set(SAMPLES)
+
+
+def test_schema_version_is_documented() -> None:
+    doc = resources.files("visionflow.events").joinpath("SCHEMA.md").read_text("utf-8")
+    assert f"(version {SCHEMA_VERSION})" in doc
+    assert f"**{SCHEMA_VERSION}**" in doc

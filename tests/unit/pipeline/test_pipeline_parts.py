@@ -55,6 +55,23 @@ def test_latency_stats_percentiles() -> None:
     assert by_stage["tracking"].p99_ms == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize("batch", [1, 3, 7, 250])
+def test_latency_stats_keep_only_the_latest_window(batch: int) -> None:
+    stats = LatencyStats(window=100)
+    # 1000 old samples of 9 ms, then exactly 100 new ones of 1 ms, added in chunks of `batch`.
+    for _ in range(1000 // batch):
+        stats.add_many("inference", 0.009, batch)
+    stats.add_many("inference", 0.009, 1000 % batch)
+    added = 0
+    while added < 100:
+        n = min(batch, 100 - added)
+        stats.add_many("inference", 0.001, n)
+        added += n
+    (inference,) = stats.summary()
+    assert inference.samples == 100
+    assert inference.max_ms == pytest.approx(1.0)
+
+
 def test_queue_worker_runs_items_in_order_and_keeps_the_first_error() -> None:
     seen: list[int] = []
 
@@ -101,3 +118,27 @@ def test_queue_worker_accounts_its_cpu_time() -> None:
         worker.submit(i)
     worker.close(timeout_s=10)
     assert 0.15 <= worker.cpu_s < 5.0
+
+
+def test_queue_worker_evicts_only_droppable_items_when_full() -> None:
+    gate = threading.Event()
+    seen: list[str] = []
+
+    def handle(item: str) -> None:
+        gate.wait(5)
+        seen.append(item)
+
+    worker = QueueWorker[str]("video", handle, capacity=3)
+    worker.start()
+    worker.submit("busy")  # taken by the thread, which then waits on the gate
+    deadline = time.monotonic() + 5
+    while worker._items and time.monotonic() < deadline:  # wait until it is taken
+        time.sleep(0.005)
+    worker.submit("file-0")
+    worker.submit("live-0", droppable=True)
+    worker.submit("live-1", droppable=True)
+    assert worker.submit("live-2", droppable=True) == "live-0"  # oldest droppable goes
+    assert worker.submit("live-3", droppable=True) == "live-1"
+    gate.set()
+    worker.close(timeout_s=5)
+    assert seen == ["busy", "file-0", "live-2", "live-3"]

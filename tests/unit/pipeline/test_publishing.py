@@ -106,7 +106,7 @@ def test_stream_reporter_lifecycle() -> None:
     now = [0.0]
     streams = statuses()
     reporter = StreamReporter(
-        streams,
+        lambda: streams,
         stats_interval_s=5.0,
         clock=lambda: now[0],
         on_end=lambda sid: [
@@ -125,7 +125,7 @@ def test_stream_reporter_lifecycle() -> None:
     assert (stats[0].fps, stats[0].frames_processed, stats[0].frame_number) == (2.0, 10, 9)
     streams["ok"].finished = True
     ended = reporter.tick()
-    assert [(e.type, getattr(e, "state", None)) for e in ended] == [
+    assert [(e.type, e.state if isinstance(e, StreamStateEvent) else None) for e in ended] == [
         ("stream_stats", None),
         ("counts", None),
         ("stream_state", "finished"),  # always the stream's last event
@@ -139,12 +139,27 @@ def test_stream_reporter_lifecycle() -> None:
 )
 def test_final_state(error: str | None, stopped: bool, state: str) -> None:
     streams = {"s": StreamStatus("s", error=None)}
-    reporter = StreamReporter(streams, stats_interval_s=0.0)
+    reporter = StreamReporter(lambda: streams, stats_interval_s=0.0)
     reporter.started()
     streams["s"].error, streams["s"].stopped = error, stopped
     final = reporter.final()
     assert len(final) == 1 and isinstance(final[0], StreamStateEvent)
     assert (final[0].previous_state, final[0].state, final[0].reason) == ("running", state, error)
+
+
+def test_added_and_removed_streams_get_their_own_lifecycle() -> None:
+    streams = {"a": StreamStatus("a")}
+    reporter = StreamReporter(lambda: streams, stats_interval_s=0.0, is_drained=lambda sid: True)
+    reporter.started()
+    streams["b"] = StreamStatus("b")
+    added = reporter.add("b")
+    assert [(e.stream_id, e.state) for e in added] == [("b", "running")]  # type: ignore[union-attr]
+    streams["b"].stopped = True
+    removed = reporter.remove("b", "removed")
+    assert [(e.stream_id, e.state, e.reason) for e in removed] == [("b", "stopped", "removed")]  # type: ignore[union-attr]
+    del streams["b"]
+    assert reporter.remove("b", "removed") == []  # twice is harmless
+    assert [e.stream_id for e in reporter.final()] == ["a"]
 
 
 def test_fresh_never_overwrites_an_earlier_runs_events(tmp_path: Path) -> None:

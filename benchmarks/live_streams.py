@@ -1,0 +1,220 @@
+"""N live RTSP streams through the whole pipeline: per-stream fps, drops and frame age.
+
+The sample clip is retimed to 30 fps (timestamps rescaled, no re-encode), looped
+4x and served by one real RTSP server process (GStreamer's gst-rtsp-server under
+the system Python, the same server the live tests use) on N mount points; the
+pipeline reads rtsp://127.0.0.1:PORT/s0 … s{N-1} as N live cameras, detects,
+tracks, counts and writes events (no video). After a warm-up, two snapshots
+``measure_s`` apart give per-stream fps in/out, drops and frame age (arrival →
+inference) p50/p99 over the window; ``rounds`` repeats with a fresh pipeline
+give the spread.
+
+Usage (on a quiet machine)::
+
+    .venv/bin/python benchmarks/live_streams.py --streams 16 --input-size 128 \
+        --out benchmarks/results/live_streams_cpu.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER = REPO / "tests" / "integration" / "live" / "live_rtsp_server.py"
+sys.path.insert(0, str(Path(__file__).parent))
+
+from cpu_e2e import git_info, machine_info, versions  # noqa: E402
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def make_30fps_clip(sample: Path, work: Path, loops: int) -> Path:
+    """The sample at 30 fps (10 fps timestamps scaled by 1/3), looped ``loops`` times."""
+    out = work / "vtest30.mp4"
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        sys.exit("ffmpeg is missing: run `make test` first (it installs it)")
+    cmd = [ffmpeg, "-v", "error", "-y", "-stream_loop", str(loops - 1), "-itsscale", "0.3333333"]
+    subprocess.run([*cmd, "-i", str(sample), "-c", "copy", str(out)], check=True)
+    return out
+
+
+class Server:
+    def __init__(self, media: Path, mounts: int) -> None:
+        self.port = _free_port()
+        cmd = ["/usr/bin/python3", str(SERVER), "--file", str(media)]
+        cmd += ["--port", str(self.port), "--mounts", str(mounts)]
+        self.proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line.startswith("READY"):
+            sys.exit(f"RTSP server did not start: {line}")
+        threading.Thread(target=self.proc.stdout.read, daemon=True).start()
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait(5)
+
+
+def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
+    from visionflow.config import PipelineConfig
+
+    models = Path(args.assets) / "models"
+    return PipelineConfig.model_validate(
+        {
+            "device": args.device,
+            "sources": [
+                {"id": f"cam{i}", "uri": f"rtsp://127.0.0.1:{port}/s{i}", "stall_timeout_s": 10}
+                for i in range(args.streams)
+            ],
+            "model": {
+                "cfg": str(models / "yolov3-tiny.cfg"),
+                "weights": str(models / "yolov3-tiny.weights"),
+                "names": str(models / "coco.names"),
+                "input_size": args.input_size,
+                "cache_dir": str(Path(args.assets) / "cache"),
+            },
+            "detector": {"classes": ["person"]},
+            "batching": {"max_batch_size": args.batch, "timeout_ms": args.batch_timeout_ms},
+            "analytics": {
+                "lines": [{"name": "walkway", "start": [360, 380], "end": [360, 150]}],
+                "zones": [
+                    {
+                        "name": "plaza",
+                        "polygon": [[470, 230], [700, 200], [768, 300], [768, 480], [470, 330]],
+                    }
+                ],
+            },
+            "events": {"counts_interval_s": 1.0, "stats_interval_s": 5.0},
+            "output": {"dir": str(out), "video": False},
+            "runtime": {"stats_log_interval_s": 0},
+        }
+    )
+
+
+def snapshot(pipeline: Any) -> dict[str, dict[str, float]]:
+    out = {}
+    for sid in list(pipeline.streams):
+        s = pipeline.stream_status(sid)
+        out[sid] = {
+            "t": time.monotonic(),
+            "decoded": s.frames_decoded,
+            "processed": s.frames_processed,
+            "dropped": s.dropped_frames + s.source_dropped,
+            "reconnects": s.reconnects,
+            "age_p50_ms": s.frame_age_p50_ms,
+            "age_p99_ms": s.frame_age_p99_ms,
+            "state": s.state,
+        }
+    return out
+
+
+def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]:
+    from visionflow.pipeline import Pipeline
+
+    cfg = pipeline_config(args, port, work / "out")
+    cpu0 = time.process_time()
+    with Pipeline(cfg) as pipeline:
+        time.sleep(args.warmup_s)
+        first = snapshot(pipeline)
+        time.sleep(args.measure_s)
+        last = snapshot(pipeline)
+        cpu_s = time.process_time() - cpu0
+    streams = {}
+    for sid, a in first.items():
+        b = last[sid]
+        dt = b["t"] - a["t"]
+        streams[sid] = {
+            "fps_in": (b["decoded"] - a["decoded"]) / dt,
+            "fps_out": (b["processed"] - a["processed"]) / dt,
+            "dropped": b["dropped"] - a["dropped"],
+            "reconnects": b["reconnects"] - a["reconnects"],
+            "frame_age_p50_ms": b["age_p50_ms"],
+            "frame_age_p99_ms": b["age_p99_ms"],
+            "state": b["state"],
+        }
+    fps_out = [s["fps_out"] for s in streams.values()]
+    return {
+        "streams": streams,
+        "total_fps_out": sum(fps_out),
+        "min_stream_fps_out": min(fps_out),
+        "median_stream_fps_out": statistics.median(fps_out),
+        "total_dropped": sum(s["dropped"] for s in streams.values()),
+        "median_age_p50_ms": statistics.median(s["frame_age_p50_ms"] for s in streams.values()),
+        "max_age_p99_ms": max(s["frame_age_p99_ms"] for s in streams.values()),
+        "process_cpu_s": cpu_s,
+        "stage_latency_ms": {
+            st.stage: {"p50": st.p50_ms, "p99": st.p99_ms} for st in pipeline.stats.summary()
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--input-size", type=int, default=128)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--batch-timeout-ms", type=float, default=20.0)
+    parser.add_argument("--warmup-s", type=float, default=8.0)
+    parser.add_argument("--measure-s", type=float, default=30.0)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--assets", default=os.environ.get("VISIONFLOW_ASSETS", "data"))
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
+    clip = make_30fps_clip(Path(args.assets) / "vtest.mp4", work, loops=4)
+    server = Server(clip, args.streams)
+    load_before = os.getloadavg()
+    try:
+        rounds = [one_round(args, server.port, work) for _ in range(args.rounds)]
+    finally:
+        server.close()
+    report = {
+        "benchmark": "live_streams",
+        "what": f"{args.streams} RTSP streams of the sample at 30 fps, one gst-rtsp-server process",
+        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "machine": machine_info(),
+        "versions": versions(),
+        "git": git_info(),
+        "load_avg_before": load_before,
+        "rounds": rounds,
+        "summary": {
+            "total_fps_out_median": statistics.median(r["total_fps_out"] for r in rounds),
+            "total_fps_out_range": [
+                min(r["total_fps_out"] for r in rounds),
+                max(r["total_fps_out"] for r in rounds),
+            ],
+            "min_stream_fps_out": min(r["min_stream_fps_out"] for r in rounds),
+            "dropped_per_round": [r["total_dropped"] for r in rounds],
+            "age_p50_ms_median": statistics.median(r["median_age_p50_ms"] for r in rounds),
+            "age_p99_ms_max": max(r["max_age_p99_ms"] for r in rounds),
+        },
+    }
+    text = json.dumps(report, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(json.dumps(report["summary"], indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,192 @@
+"""GPU video decoding with NVDEC (PyNvVideoCodec): frames stay in device memory.
+
+:class:`NvdecDecoder` demuxes a file with PyNvVideoCodec's demuxer, decodes on
+an NVDEC engine into device memory and hands each picture to torch through
+DLPack (no host copy): an NV12 ``[H * 3 // 2, W]`` uint8 CUDA tensor, luma
+rows then interleaved UV rows. Each picture is copied once on the device
+(decoder surfaces are recycled by the next ``Decode`` call), on a CUDA stream
+of its own, so decode threads never serialise on the default stream.
+
+:func:`nvdec_support` says whether a file can be decoded here and why not;
+the GPU file source uses it to fall back to the CPU decoder per stream.
+
+PyNvVideoCodec and torch are imported on first use; without them
+:class:`~visionflow.errors.MissingDependencyError` carries the install hint.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from visionflow.errors import MissingDependencyError, SourceNotFoundError, SourceOpenError
+
+logger = logging.getLogger(__name__)
+
+GPU_HINT = "pip install 'visionflow[gpu]'"
+SUPPORTED_CODECS = ("H264", "HEVC", "AV1", "VP9")
+"""Codecs this module asks NVDEC for (whether the GPU has each is checked per file)."""
+
+_lock = threading.Lock()
+
+
+def require_nvc() -> ModuleType:
+    """Import PyNvVideoCodec.
+
+    Raises:
+        MissingDependencyError: not installed, or it cannot load (no NVIDIA driver).
+    """
+    try:
+        return importlib.import_module("PyNvVideoCodec")
+    except Exception as exc:  # ImportError, or RuntimeError from its driver check
+        raise MissingDependencyError(
+            f"NVDEC decoding needs PyNvVideoCodec and an NVIDIA driver ({exc}): {GPU_HINT}"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class NvdecFrame:
+    """One decoded picture on the device.
+
+    Attributes:
+        pts_seconds: presentation time in seconds (``None`` when unknown).
+        nv12: ``[H * 3 // 2, W]`` uint8 CUDA tensor, written on the decoder's stream.
+        ready: CUDA event recorded after the copy (``None`` when the decoder
+            synchronised already); see :meth:`consume`.
+    """
+
+    pts_seconds: float | None
+    nv12: Any
+    ready: Any = None
+
+    def consume(self) -> Any:
+        """The NV12 tensor, safe to use on the calling thread's current stream.
+
+        Makes the current stream wait for the copy (no host wait) and tells
+        the caching allocator the tensor is used there, so its memory is not
+        recycled by the decoder's stream too early.
+        """
+        if self.ready is not None:
+            import torch
+
+            stream = torch.cuda.current_stream(self.nv12.device)
+            stream.wait_event(self.ready)
+            self.nv12.record_stream(stream)
+        return self.nv12
+
+
+def nvdec_support(path: str | os.PathLike[str], gpu_id: int = 0) -> str | None:
+    """``None`` when NVDEC can decode ``path`` here, else the reason it cannot."""
+    try:
+        nvc = require_nvc()
+        demuxer = nvc.CreateDemuxer(filename=str(path))
+        codec = str(demuxer.GetNvCodecId()).rsplit(".", 1)[-1]
+        if codec not in SUPPORTED_CODECS:
+            return f"codec {codec} is not one of {list(SUPPORTED_CODECS)}"
+        caps = nvc.GetDecoderCaps(
+            gpuid=gpu_id,
+            codec=demuxer.GetNvCodecId(),
+            chromaformat=demuxer.ChromaFormat(),
+            bitdepth=demuxer.BitDepth(),
+        )
+        if not caps.get("supported", True):
+            return f"this GPU's NVDEC has no {codec} decoder for this chroma format/bit depth"
+        if demuxer.BitDepth() != 8:
+            return f"{demuxer.BitDepth()}-bit video (only 8-bit NV12 is handled on the GPU)"
+    except MissingDependencyError as exc:
+        return str(exc)
+    except Exception as exc:  # the demuxer raises plain exceptions on unknown containers
+        return f"PyNvVideoCodec cannot open it: {exc}"
+    return None
+
+
+class NvdecDecoder:
+    """Decode the video stream of a file on NVDEC into device NV12 tensors.
+
+    Not thread-safe: one thread iterates (each decoder has its own CUDA stream).
+
+    Args:
+        path: media file (MP4/MKV/... with H.264, HEVC, AV1 or VP9).
+        gpu_id: CUDA device index.
+        synchronize: wait on the host until each picture's copy is done, so
+            the tensors can be used anywhere at once. ``False`` (faster: no
+            host wait per packet) hands out a CUDA event per picture instead:
+            call :meth:`NvdecFrame.consume` on the consuming thread.
+
+    Raises:
+        SourceNotFoundError: ``path`` does not exist.
+        SourceOpenError: PyNvVideoCodec cannot open or decode it.
+        MissingDependencyError: PyNvVideoCodec or torch is missing.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], gpu_id: int = 0, *, synchronize: bool = True
+    ) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise SourceNotFoundError(f"path={str(path)!r} does not exist or is not a file")
+        self._nvc = require_nvc()
+        self._torch = _require_torch()
+        self.device = self._torch.device("cuda", gpu_id)
+        self._stream = self._torch.cuda.Stream(self.device)
+        try:
+            self._demuxer = self._nvc.CreateDemuxer(filename=str(self.path))
+            self._decoder = self._nvc.CreateDecoder(
+                gpuid=gpu_id,
+                codec=self._demuxer.GetNvCodecId(),
+                cudacontext=0,
+                cudastream=self._stream.cuda_stream,
+                usedevicememory=True,
+            )
+        except Exception as exc:
+            raise SourceOpenError(f"{self.path}: NVDEC cannot open it: {exc}") from exc
+        self.resolution_wh = (int(self._demuxer.Width()), int(self._demuxer.Height()))
+        self.fps = float(self._demuxer.FrameRate())
+        den = int(self._demuxer.GetTimebaseDen())
+        self._time_base = int(self._demuxer.GetTimebaseNum()) / den if den else 0.0
+        self.synchronize = synchronize
+        self.frames_decoded = 0
+
+    def frames(self) -> Iterator[NvdecFrame]:
+        """Decoded pictures in display order, each a fresh device tensor."""
+        for packet in self._demuxer:
+            yield from self._decode(packet)
+
+    def _decode(self, packet: Any) -> Iterator[NvdecFrame]:
+        th = self._torch
+        with th.cuda.stream(self._stream):
+            decoded = self._decoder.Decode(packet)
+            pictures = [(self._pts(f), th.from_dlpack(f).clone()) for f in decoded]
+        if not pictures:
+            return
+        ready = None
+        if self.synchronize:
+            self._stream.synchronize()  # the copies are done: safe on any stream
+        else:
+            ready = th.cuda.Event()
+            ready.record(self._stream)
+        for pts, tensor in pictures:
+            self.frames_decoded += 1
+            yield NvdecFrame(pts, tensor.view(-1, self.resolution_wh[0]), ready)
+
+    def _pts(self, frame: Any) -> float | None:
+        try:
+            pts = int(frame.getPTS())
+        except Exception:  # some builds expose no PTS
+            return None
+        # getPTS() is in the container's time base (1/15360 for a 30 fps MP4, say)
+        return pts * self._time_base if pts >= 0 else None
+
+
+def _require_torch() -> ModuleType:
+    try:
+        return importlib.import_module("torch")
+    except ImportError as exc:
+        raise MissingDependencyError(f"NVDEC decoding hands frames to torch: {GPU_HINT}") from exc

@@ -1,0 +1,274 @@
+"""The detector on the torch backend: letterbox, model, decode and NMS on the device.
+
+:class:`GpuDetector` has the interface of :class:`~visionflow.inference.Detector`
+(``detect(images) -> Detections``, ``class_names``, ``input_size_wh``,
+``last_timings``) and also takes device frames: ``[H, W, 3]`` uint8 RGB or
+NV12 ``[H * 3 // 2, W]`` uint8 CUDA tensors straight from NVDEC. Host NumPy
+frames (the CPU decoder's) are uploaded with one pinned copy per batch.
+
+Stage timings come from CUDA events (device time of each stage); reading
+them costs nothing extra because post-processing ends with the one
+device->host copy of the detections, which synchronises anyway.
+
+torch is imported when a detector is built, not when this module is imported;
+without torch the constructors raise
+:class:`~visionflow.errors.MissingDependencyError` with the install hint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from visionflow.errors import ModelError
+from visionflow.inference.backends._torch import GPU_HINT, require_torch
+from visionflow.inference.detector import StageTimings, _frozen, _labels
+from visionflow.inference.postprocess import PostprocessConfig, detect_layout
+from visionflow.types import Detections, Frame
+
+if TYPE_CHECKING:
+    import torch
+
+    from visionflow.inference.backends.torch_backend import TorchBackend
+    from visionflow.inference.gpu_preprocess import PixelFormat
+
+logger = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike[str]
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; ``cuda`` is checked.
+
+    Raises:
+        ValueError: ``device`` is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        MissingDependencyError: ``cuda`` was asked for and torch is missing.
+        ModelError: ``cuda`` was asked for and torch sees no GPU.
+    """
+    from visionflow.inference.backends._torch import cuda_available
+
+    if device == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if device == "cpu":
+        return device
+    if device != "cuda" and not device.startswith("cuda:"):
+        raise ValueError(f"device={device!r} must be one of 'auto', 'cpu', 'cuda', 'cuda:N'")
+    torch = require_torch()
+    if not torch.cuda.is_available():
+        raise ModelError(
+            f"device={device!r} but torch {torch.__version__} sees no CUDA GPU; use "
+            f"device: auto or cpu, or install a CUDA build of torch ({GPU_HINT})"
+        )
+    return device
+
+
+class GpuDetector:
+    """Detects objects in batches of frames with the torch backend.
+
+    Not thread-safe; use one per inference thread.
+
+    Args:
+        backend: a :class:`~visionflow.inference.backends.torch_backend.TorchBackend`.
+        class_names: label of each class id.
+        input_size_wh: model input ``(width, height)``.
+        config: thresholds for decoding and NMS.
+    """
+
+    def __init__(
+        self,
+        backend: TorchBackend,
+        class_names: Sequence[str],
+        input_size_wh: tuple[int, int],
+        config: PostprocessConfig,
+    ) -> None:
+        from visionflow.inference.gpu_postprocess import DevicePostprocessor
+        from visionflow.inference.gpu_preprocess import DeviceLetterboxer
+
+        self.class_names = list(class_names)
+        self.input_size_wh = input_size_wh
+        self.config = config
+        self.layout = detect_layout(backend.output_shape, len(self.class_names))
+        self.backend = backend
+        self.device = backend.device
+        self.last_timings = StageTimings()
+        self._letterbox = DeviceLetterboxer(input_size_wh, backend.device, backend.dtype)
+        self._post = DevicePostprocessor(self.layout, len(self.class_names), config, self.device)
+        self._torch = require_torch()
+        self._pinned: Any = None
+
+    @classmethod
+    def from_darknet(
+        cls,
+        cfg_path: PathLike,
+        weights_path: PathLike,
+        class_names: PathLike | Sequence[str],
+        *,
+        input_size_wh: tuple[int, int] = (416, 416),
+        device: str = "cuda",
+        fix_tiny_mask: bool = True,
+        confidence: float = 0.25,
+        nms_iou: float = 0.45,
+        class_ids: Collection[int] | None = None,
+        max_detections: int = 300,
+        max_batch_size: int = 64,
+        half: bool = True,
+        cuda_graphs: bool = True,
+    ) -> GpuDetector:
+        """Build the Darknet model as a torch module (fp16 + CUDA graphs on CUDA).
+
+        Arguments as :meth:`visionflow.inference.Detector.from_darknet`, plus
+        ``device`` (``cuda``, ``cuda:N`` or ``cpu``), ``max_batch_size`` (the
+        largest CUDA graph), ``half`` and ``cuda_graphs``.
+        """
+        require_torch()
+        from visionflow.inference.backends.torch_backend import TorchBackend
+        from visionflow.inference.backends.torch_darknet import build_darknet_module
+        from visionflow.inference.darknet import load_cfg, read_weights
+
+        sections = load_cfg(cfg_path, fix_tiny_mask=fix_tiny_mask)
+        module = build_darknet_module(sections, read_weights(weights_path).values, input_size_wh)
+        backend = TorchBackend(
+            module,
+            input_size_wh,
+            device=device,
+            half=half,
+            cuda_graphs=cuda_graphs,
+            max_batch_size=max_batch_size,
+        )
+        config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
+        return cls(backend, _labels(class_names), input_size_wh, config)
+
+    @classmethod
+    def from_onnx(
+        cls,
+        onnx_path: PathLike,
+        class_names: PathLike | Sequence[str],
+        *,
+        input_size_wh: tuple[int, int] = (640, 640),
+        device: str = "cuda",
+        confidence: float = 0.25,
+        nms_iou: float = 0.45,
+        class_ids: Collection[int] | None = None,
+        max_detections: int = 300,
+        max_batch_size: int = 64,
+        half: bool = True,
+        cuda_graphs: bool = True,
+    ) -> GpuDetector:
+        """A YOLOv5/v8/11 ONNX export converted to torch with ``onnx2torch``."""
+        require_torch()
+        from visionflow.inference.backends.torch_backend import TorchBackend, load_onnx_module
+
+        module = load_onnx_module(onnx_path)
+        backend = TorchBackend(
+            module,
+            input_size_wh,
+            device=device,
+            half=half,
+            cuda_graphs=cuda_graphs,
+            max_batch_size=max_batch_size,
+        )
+        config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
+        return cls(backend, _labels(class_names), input_size_wh, config)
+
+    def warm_up(self) -> None:
+        """Capture every CUDA graph now instead of on the first batch of each size."""
+        self.backend.warm_up()
+
+    def detect(
+        self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"
+    ) -> Detections:
+        """Detect objects in a batch.
+
+        Args:
+            images: RGB uint8 ``[H, W, 3]`` NumPy arrays, or device tensors in
+                ``pixel_format`` (``rgb`` ``[H, W, 3]`` or ``nv12`` ``[H*3//2, W]``).
+            pixel_format: layout of the device tensors, one for all or one per
+                image (NumPy input is always RGB).
+
+        Returns:
+            Boxes in each frame's own pixels; ``frame_index`` is the position
+            in ``images``. Sorted by frame, then descending confidence.
+        """
+        if not images:
+            self.last_timings = StageTimings()
+            return Detections.empty()
+        th = self._torch
+        with th.inference_mode():
+            events = [th.cuda.Event(enable_timing=True) for _ in range(4)] if self._cuda else []
+            self._record(events, 0)
+            t0 = time.perf_counter()
+            frames = self._on_device(images)
+            batch, geometry = self._letterbox(frames, pixel_format)
+            self._record(events, 1)
+            t1 = time.perf_counter()
+            raw = self.backend.run_tensor(batch)
+            self._record(events, 2)
+            t2 = time.perf_counter()
+            rows = self._post.rows(raw, geometry)
+            self._record(events, 3)
+            host = rows.cpu().numpy()
+            t3 = time.perf_counter()
+        self.last_timings = self._timings(events, (t0, t1, t2, t3))
+        return Detections(
+            host[:, :4], host[:, 4], host[:, 5].astype(np.int32), host[:, 6].astype(np.int32)
+        )
+
+    def detect_frames(self, frames: Sequence[Frame]) -> Detections:
+        """Detect on pipeline frames: NVDEC frames from their device NV12, others from RGB.
+
+        A batch may mix GPU-decoded and CPU-decoded frames (a stream that fell
+        back to the CPU decoder): host frames are uploaded, each frame is
+        letterboxed from its own layout, all in the same batch.
+        """
+        if not frames or not any(f.on_device for f in frames):
+            return self.detect([f.image_rgb for f in frames])
+        th = self._torch
+        images = [
+            f.image_nv12_device if f.on_device else th.from_numpy(f.image_rgb) for f in frames
+        ]
+        formats: list[PixelFormat] = ["nv12" if f.on_device else "rgb" for f in frames]
+        return self.detect(images, formats)
+
+    @property
+    def _cuda(self) -> bool:
+        return bool(self.device.type == "cuda")
+
+    @staticmethod
+    def _record(events: list[Any], index: int) -> None:
+        if events:
+            events[index].record()
+
+    def _timings(self, events: list[Any], wall: tuple[float, ...]) -> StageTimings:
+        if not events:
+            return StageTimings(wall[1] - wall[0], wall[2] - wall[1], wall[3] - wall[2])
+        ms = [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(3)]
+        return StageTimings(*ms)
+
+    def _on_device(self, images: Sequence[Any]) -> list[torch.Tensor]:
+        th = self._torch
+        if isinstance(images[0], th.Tensor):
+            return [im.to(self.device, non_blocking=True) for im in images]
+        shapes = {im.shape for im in images}
+        if len(shapes) != 1 or not self._cuda:
+            return [th.from_numpy(np.ascontiguousarray(im)).to(self.device) for im in images]
+        stacked = self._pinned_buffer(len(images), next(iter(shapes)))
+        np.stack(images, out=stacked.numpy())
+        return list(stacked.to(self.device, non_blocking=True).unbind(0))
+
+    def _pinned_buffer(self, count: int, shape: tuple[int, ...]) -> torch.Tensor:
+        th = self._torch
+        buffer = self._pinned
+        if buffer is None or buffer.shape[0] < count or tuple(buffer.shape[1:]) != shape:
+            buffer = th.empty((count, *shape), dtype=th.uint8, pin_memory=True)
+            self._pinned = buffer
+        # a non_blocking copy may still read the buffer: wait for the last one to finish
+        th.cuda.current_stream(self.device).synchronize()
+        return buffer[:count]  # type: ignore[no-any-return]
+
+
+__all__ = ["GpuDetector", "resolve_device"]

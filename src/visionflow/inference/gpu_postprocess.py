@@ -1,0 +1,141 @@
+"""YOLO decoding and batched class-aware NMS on the device (imports torch).
+
+The same function as :func:`visionflow.inference.postprocess` (same scores,
+thresholds, candidate cap, letterbox mapping, exact greedy NMS per image and
+class, per-image cap), written as a fixed handful of tensor operations per
+batch: no Python loop over images, classes or boxes, and no torchvision.
+Only the final rows ``[K, 7]`` (``x1, y1, x2, y2, score, class, slot``) come
+to the host, in one copy.
+
+Greedy NMS as a fixed point (see :mod:`visionflow.inference.nms`): box ``i``
+is kept iff no kept box before it in its group overlaps it above the
+threshold; iterating ``keep = ~any(over & keep)`` from all-kept converges in
+as many rounds as the longest suppression chain (2-4 in practice), each
+round one small ``[M, M]`` reduction.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from visionflow.inference.postprocess import Layout, PostprocessConfig
+from visionflow.inference.preprocess import LetterboxGeometry
+from visionflow.types import Detections
+
+
+class DevicePostprocessor:
+    """Decode + NMS on the device for one model.
+
+    Args:
+        layout: ``yolov5`` (``[B, N, 5+C]``) or ``yolov8`` (``[B, 4+C, N]``).
+        num_classes: ``C``.
+        config: thresholds, as for the CPU path.
+        device: where the raw output lives.
+    """
+
+    def __init__(
+        self, layout: Layout, num_classes: int, config: PostprocessConfig, device: torch.device
+    ) -> None:
+        self.layout, self.num_classes, self.config, self.device = (
+            layout,
+            num_classes,
+            config,
+            device,
+        )
+        self._class_allowed: torch.Tensor | None = None
+        if config.class_ids is not None:
+            allowed = torch.zeros(num_classes, dtype=torch.bool)
+            allowed[[c for c in config.class_ids if 0 <= c < num_classes]] = True
+            self._class_allowed = allowed.to(device)
+
+    def __call__(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> Detections:
+        """Raw batch output -> detections in source pixels (one device->host copy)."""
+        rows = self.rows(raw, geometry)
+        host = rows.cpu().numpy()
+        return Detections(
+            host[:, :4], host[:, 4], host[:, 5].astype(np.int32), host[:, 6].astype(np.int32)
+        )
+
+    def rows(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> torch.Tensor:
+        """The kept detections as ``[K, 7]`` float32 on the device, sorted by slot, -score."""
+        slot, xywh, score, class_id = self._candidates(raw)
+        xyxy = self._to_source(_xywh_to_xyxy(xywh), slot, geometry)
+        kept = _batched_nms(xyxy, score, slot * self.num_classes + class_id, self.config.nms_iou)
+        order = torch.sort(-score[kept], stable=True).indices
+        kept = kept[order[torch.sort(slot[kept][order], stable=True).indices]]
+        kept = kept[_group_ranks(slot[kept]) < self.config.max_detections]
+        fields = (score[kept][:, None], class_id[kept][:, None], slot[kept][:, None])
+        return torch.cat([xyxy[kept], *(f.float() for f in fields)], dim=1)
+
+    def _candidates(
+        self, raw: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        raw = raw.float()
+        if self.layout == "yolov5":
+            best, class_id = raw[..., 5 : 5 + self.num_classes].max(dim=2)
+            score, xywh = raw[..., 4] * best, raw[..., :4]
+        else:
+            raw = raw.transpose(1, 2)
+            score, class_id = raw[..., 4 : 4 + self.num_classes].max(dim=2)
+            xywh = raw[..., :4]
+        passed = score > self.config.confidence
+        if self._class_allowed is not None:
+            passed &= self._class_allowed[class_id]
+        slot, index = passed.nonzero(as_tuple=True)
+        found = score[slot, index]
+        top = torch.sort(-found, stable=True).indices[: self.config.max_candidates]
+        slot, index = slot[top], index[top]
+        return slot, xywh[slot, index], found[top], class_id[slot, index]
+
+    def _to_source(
+        self, xyxy: torch.Tensor, slot: torch.Tensor, geometry: LetterboxGeometry
+    ) -> torch.Tensor:
+        table = np.concatenate(
+            [geometry.scale[:, None], geometry.pad_xy, geometry.source_wh], axis=1
+        ).astype(np.float32)
+        geo = torch.from_numpy(table).to(self.device, non_blocking=True)[slot]
+        pad, scale, limit = geo[:, 1:3].repeat(1, 2), geo[:, :1], geo[:, 3:5].repeat(1, 2)
+        out = (xyxy - pad) / scale
+        return torch.minimum(out.clamp_(min=0.0), limit)
+
+
+def _xywh_to_xyxy(xywh: torch.Tensor) -> torch.Tensor:
+    half = xywh[:, 2:] / 2
+    return torch.cat([xywh[:, :2] - half, xywh[:, :2] + half], dim=1)
+
+
+def _group_ranks(sorted_groups: torch.Tensor) -> torch.Tensor:
+    """0-based position of each element within its run of equal (contiguous) ids."""
+    starts = torch.searchsorted(sorted_groups, sorted_groups, right=False)
+    return torch.arange(len(sorted_groups), device=sorted_groups.device) - starts
+
+
+def _batched_nms(
+    xyxy: torch.Tensor, score: torch.Tensor, group: torch.Tensor, iou_threshold: float
+) -> torch.Tensor:
+    """Exact greedy NMS within each group; returns kept indices (any order)."""
+    if len(score) == 0:
+        return torch.zeros(0, dtype=torch.long, device=score.device)
+    order = torch.sort(-score, stable=True).indices
+    order = order[torch.sort(group[order], stable=True).indices]
+    boxes, groups = xyxy[order], group[order]
+    over = _pair_iou(boxes) > iou_threshold
+    over &= groups[:, None] == groups[None, :]
+    over.triu_(diagonal=1)
+    keep = torch.ones(len(order), dtype=torch.bool, device=score.device)
+    for _ in range(len(order) + 1):
+        hit = (over & keep[:, None]).any(dim=0)
+        if torch.equal(~hit, keep):
+            break
+        keep = ~hit
+    return order[keep]
+
+
+def _pair_iou(boxes: torch.Tensor) -> torch.Tensor:
+    lt = torch.maximum(boxes[:, None, :2], boxes[None, :, :2])
+    rb = torch.minimum(boxes[:, None, 2:], boxes[None, :, 2:])
+    inter = (rb - lt).clamp_(min=0).prod(dim=2)
+    area = (boxes[:, 2:] - boxes[:, :2]).clamp(min=0).prod(dim=1)
+    union = area[:, None] + area[None, :] - inter
+    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))

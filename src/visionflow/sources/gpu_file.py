@@ -1,0 +1,196 @@
+"""Video file source decoded on the GPU (NVDEC): frames keep their pixels in device memory.
+
+:class:`GpuFileSource` yields :class:`~visionflow.types.Frame` objects whose
+picture is :attr:`~visionflow.types.Frame.image_nv12_device` (an NV12 CUDA
+tensor from :class:`~visionflow.decode.nvdec.NvdecDecoder`) and whose
+``image_rgb`` is an empty placeholder: nothing is copied to the host.
+
+When NVDEC cannot take the file (codec the GPU lacks, 10-bit, no driver or
+PyNvVideoCodec, no GPU) the source falls back, for this stream only, to the
+CPU :class:`~visionflow.sources.file.FileSource` and logs why;
+:attr:`GpuFileSource.decoder` and :attr:`GpuFileSource.fallback_reason` say
+which one runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from visionflow.errors import SourceNotFoundError, SourceOpenError
+from visionflow.sources._pacing import Pacer
+from visionflow.sources.base import SourceHealth, StateCallback, StateMachine, StreamState
+from visionflow.sources.file import FileSource
+from visionflow.types import Frame
+
+logger = logging.getLogger(__name__)
+
+_NO_HOST_IMAGE = np.zeros((0, 0, 3), np.uint8)
+_NO_HOST_IMAGE.flags.writeable = False
+
+
+class GpuFileSource:
+    """Frames of a video file decoded by NVDEC, or by the CPU when NVDEC cannot.
+
+    Args:
+        path: the video file.
+        stream_id: id put in every frame; defaults to the file name.
+        loop: restart at the end of the file (frame numbers and pts keep increasing).
+        gpu_id: CUDA device index.
+        realtime: pace frames at the file's fps (the file stands in for a camera).
+        fallback: decode on the CPU when NVDEC cannot (else raise ``SourceOpenError``).
+        on_state: observer of stream state transitions.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        stream_id: str | None = None,
+        loop: bool = False,
+        gpu_id: int = 0,
+        realtime: bool = False,
+        fallback: bool = True,
+        on_state: StateCallback | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.stream_id = stream_id if stream_id is not None else self.path.name
+        self.loop, self.gpu_id, self.realtime, self.fallback = loop, gpu_id, realtime, fallback
+        self.decoder: str = "none"
+        self.fallback_reason: str | None = None
+        self._sm = StateMachine(self.stream_id, on_state)
+        self._cpu: FileSource | None = None
+        self._fps = 0.0
+        self._stop = threading.Event()
+        self._frames_read = 0
+        self._on_state = on_state
+
+    def open(self) -> GpuFileSource:
+        """Choose the decoder: NVDEC when it can decode the file, else the CPU.
+
+        Raises:
+            SourceNotFoundError: the path does not exist.
+            SourceOpenError: NVDEC cannot decode it and ``fallback`` is False.
+        """
+        from visionflow.decode.nvdec import NvdecDecoder, nvdec_support
+
+        if self.decoder != "none":
+            return self
+        if not self.path.is_file():
+            raise SourceNotFoundError(f"path={str(self.path)!r} does not exist or is not a file")
+        reason = nvdec_support(self.path, self.gpu_id)
+        if reason is None:
+            self._fps = NvdecDecoder(self.path, self.gpu_id).fps
+            self.decoder = "nvdec"
+            return self
+        if not self.fallback:
+            raise SourceOpenError(f"{self.path}: NVDEC cannot decode it: {reason}")
+        logger.warning(
+            "stream %s: NVDEC cannot decode %s (%s); decoding on the CPU",
+            self.stream_id,
+            self.path,
+            reason,
+        )
+        self.fallback_reason = reason
+        self._cpu = FileSource(
+            self.path,
+            stream_id=self.stream_id,
+            loop=self.loop,
+            realtime=self.realtime,
+            on_state=self._on_state,
+        ).open()
+        self.decoder = "cpu"
+        return self
+
+    def __iter__(self) -> Iterator[Frame]:
+        self.open()
+        if self._cpu is not None:
+            yield from self._cpu
+            return
+        yield from self._nvdec_frames()
+
+    def _nvdec_frames(self) -> Iterator[Frame]:
+        from visionflow.decode.nvdec import NvdecDecoder
+
+        pacer = Pacer(self._fps if self.realtime else 0.0, self._stop)
+        offset_s, duration_s = 0.0, 1.0 / self._fps if self._fps > 0 else 0.0
+        while not self._stop.is_set():
+            last_pts = 0.0
+            for picture in NvdecDecoder(self.path, self.gpu_id).frames():
+                if pacer.wait() or self._stop.is_set():
+                    return
+                last_pts = picture.pts_seconds or last_pts
+                yield self._frame(picture.nv12, offset_s + last_pts)
+            if not self.loop:
+                self._sm.move(StreamState.ENDED, "end of file")
+                return
+            offset_s += last_pts + duration_s
+
+    def _frame(self, nv12: Any, pts_seconds: float) -> Frame:
+        if self._frames_read == 0:
+            self._sm.move(StreamState.STREAMING, "first frame")
+        frame = Frame(
+            self.stream_id,
+            self._frames_read,
+            pts_seconds,
+            time.monotonic_ns(),
+            _NO_HOST_IMAGE,
+            nv12,
+        )
+        self._frames_read += 1
+        return frame
+
+    @property
+    def fps(self) -> float:
+        """Nominal frames per second (0.0 when unknown)."""
+        return self._cpu.fps if self._cpu is not None else self._fps
+
+    @property
+    def frame_count(self) -> int:
+        """Frames per pass; 0 when unknown (NVDEC's demuxer gives no count)."""
+        return self._cpu.frame_count if self._cpu is not None else 0
+
+    @property
+    def corrupt_packets(self) -> int:
+        """Packets skipped as undecodable (counted by the CPU decoder only)."""
+        return self._cpu.corrupt_packets if self._cpu is not None else 0
+
+    @property
+    def is_live(self) -> bool:
+        """True only with ``realtime``."""
+        return self.realtime
+
+    def stop(self) -> None:
+        """End iteration before the next frame (any thread)."""
+        self.close()
+
+    def close(self) -> None:
+        """Release the decoder; idempotent."""
+        self._stop.set()
+        if self._cpu is not None:
+            self._cpu.close()
+        self._sm.move(StreamState.STOPPED, "closed")
+
+    def health(self) -> SourceHealth:
+        """State, history and counters."""
+        if self._cpu is not None:
+            return self._cpu.health()
+        return SourceHealth(
+            stream_id=self.stream_id,
+            state=self._sm.state,
+            history=self._sm.history,
+            reconnects=0,
+            attempts=0,
+            last_error=self.fallback_reason,
+            frames_read=self._frames_read,
+            frames_dropped=0,
+            fps_in=self._fps if self.realtime else 0.0,
+            uri_masked=str(self.path),
+        )

@@ -1,0 +1,257 @@
+"""The per-frame steps of ByteTrack, on a track table that may hold many streams.
+
+:class:`~visionflow.tracking.ByteTrack` runs them for one stream,
+:class:`~visionflow.tracking.BatchedByteTrack` for every stream of a batch at
+once. Every step is vectorised over tracks; only association loops, once per
+stream. Parameters are the attributes of :class:`ByteTrack` (documented there).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.tracking import matching
+from visionflow.tracking._table import UNASSIGNED_ID, TrackState, TrackTable
+from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.types import Detections
+
+I64Array = npt.NDArray[np.int64]
+I32Array = npt.NDArray[np.int32]
+NO_DET = -1
+
+
+class ByteTrackSteps:
+    """ByteTrack's steps; subclasses set the attributes below."""
+
+    high_threshold: float
+    low_threshold: float
+    new_track_threshold: float
+    match_threshold: float
+    second_match_threshold: float
+    unconfirmed_match_threshold: float
+    lost_buffer_frames: int
+    min_hits: int
+    class_aware: bool
+    fuse_score: bool
+    assign_ids: str
+    confirm_first_frame: bool
+    predict_tentative: bool
+    remove_duplicates: bool
+    iou_pixel_offset: float
+    _kalman: KalmanFilterXYAH
+    _tracks: TrackTable
+    _frame_counts: I64Array
+    """Frames seen, per stream index."""
+    _next_ids: I64Array
+    """Next track id, per stream index."""
+
+    # A step advances the streams in ``streams`` by one frame each; their
+    # detections are the rows ``det_groups[i]`` of one ``Detections``. Tracks of
+    # other streams (``active`` False) are left exactly as they are.
+
+    def _step(self, dets: Detections, streams: I64Array, det_groups: list[I64Array]) -> I64Array:
+        """One frame for each stream in ``streams``; ``det_row [T]`` of the new table."""
+        self._frame_counts[streams] += 1
+        active = np.isin(self._tracks.stream, streams)
+        self._predict(active)
+        det_row = np.full(len(self._tracks), NO_DET, np.int64)
+        by_stream = _rows_by_stream(self._tracks.stream, streams)
+        high_left = [
+            self._associate(dets, det_row, track_rows, det_rows)
+            for track_rows, det_rows in zip(by_stream, det_groups, strict=True)
+        ]
+        det_stream = np.zeros(len(dets), np.int32)
+        for stream, det_rows in zip(streams, det_groups, strict=True):
+            det_stream[det_rows] = stream
+        self._correct(dets, det_row, active)
+        det_row, active = self._prune(det_row, active)
+        det_row = self._spawn(
+            dets, np.concatenate([np.zeros(0, np.int64), *high_left]), det_row, det_stream
+        )
+        if self.remove_duplicates:
+            det_row = self._drop_duplicates(det_row, streams)
+        self._assign_ids()
+        return det_row
+
+    def _predict(self, active: npt.NDArray[np.bool_], *, count_miss: bool = True) -> None:
+        t = self._tracks
+        move = active if self.predict_tentative else active & (t.state != TrackState.TENTATIVE)
+        rows = np.flatnonzero(move)
+        mean = t.mean[rows]
+        # As in ByteTrack: a lost track keeps drifting but stops growing or shrinking.
+        mean[t.state[rows] == TrackState.LOST, 7] = 0.0
+        t.mean[rows], t.cov[rows] = self._kalman.predict(mean, t.cov[rows])
+        if count_miss:
+            t.frames_since_update[active] += 1
+
+    def _associate(
+        self, dets: Detections, det_row: I64Array, track_rows: I64Array, det_rows: I64Array
+    ) -> I64Array:
+        """The three association stages between ``track_rows`` and ``det_rows``.
+
+        Writes matches into ``det_row``; returns the high detections left unmatched.
+        """
+        conf = dets.confidence[det_rows]
+        high = det_rows[conf >= self.high_threshold]
+        low = det_rows[(conf >= self.low_threshold) & (conf < self.high_threshold)]
+        state = self._tracks.state
+        pool = track_rows[state[track_rows] != TrackState.TENTATIVE]
+        pool_left, high_left = self._match(
+            pool, high, dets, det_row, threshold=self.match_threshold, fuse=self.fuse_score
+        )
+        tracked_left = pool_left[state[pool_left] == TrackState.CONFIRMED]
+        self._match(
+            tracked_left, low, dets, det_row, threshold=self.second_match_threshold, fuse=False
+        )
+        tentative = track_rows[state[track_rows] == TrackState.TENTATIVE]
+        _, high_left = self._match(
+            tentative,
+            high_left,
+            dets,
+            det_row,
+            threshold=self.unconfirmed_match_threshold,
+            fuse=self.fuse_score,
+        )
+        return high_left
+
+    def _match(
+        self,
+        track_rows: I64Array,
+        det_rows: I64Array,
+        dets: Detections,
+        det_row: I64Array,
+        *,
+        threshold: float,
+        fuse: bool,
+    ) -> tuple[I64Array, I64Array]:
+        """Match ``track_rows`` to ``det_rows``; write pairs into ``det_row``.
+
+        Returns:
+            The track rows and the detection rows left unmatched.
+        """
+        if len(track_rows) == 0 or len(det_rows) == 0:
+            return track_rows, det_rows
+        boxes = xyah_to_xyxy(self._tracks.boxes_xyah()[track_rows])
+        cost = matching.iou_distance(boxes, dets.xyxy[det_rows], self.iou_pixel_offset)
+        if fuse:
+            cost = matching.fuse_score(cost, dets.confidence[det_rows])
+        if self.class_aware:
+            cost = matching.mask_classes(
+                cost, self._tracks.class_id[track_rows], dets.class_id[det_rows]
+            )
+        pairs, rows_left, cols_left = matching.linear_assignment(cost, threshold)
+        det_row[track_rows[pairs[:, 0]]] = det_rows[pairs[:, 1]]
+        return track_rows[rows_left], det_rows[cols_left]
+
+    def _correct(self, dets: Detections, det_row: I64Array, active: npt.NDArray[np.bool_]) -> None:
+        """Kalman-update matched tracks and move every active track to its new state."""
+        t = self._tracks
+        rows = np.flatnonzero(det_row != NO_DET)
+        d = det_row[rows]
+        z = xyxy_to_xyah(dets.xyxy[d])
+        t.mean[rows], t.cov[rows] = self._kalman.update(t.mean[rows], t.cov[rows], z)
+        t.frames_since_update[rows] = 0
+        t.score[rows] = dets.confidence[d]
+        t.class_id[rows] = dets.class_id[d]
+        matched = det_row != NO_DET
+        t.hits = np.where(matched, t.hits + 1, np.where(active, 0, t.hits)).astype(np.int32)
+        promote = matched & (
+            (t.state == TrackState.LOST)
+            | ((t.state == TrackState.TENTATIVE) & (t.hits >= self.min_hits))
+        )
+        t.state[promote] = TrackState.CONFIRMED
+        t.state[active & ~matched & (t.state == TrackState.CONFIRMED)] = TrackState.LOST
+
+    def _prune(
+        self, det_row: I64Array, active: npt.NDArray[np.bool_]
+    ) -> tuple[I64Array, npt.NDArray[np.bool_]]:
+        """Drop unmatched tentative tracks and expired lost tracks (of active streams)."""
+        t = self._tracks
+        dead_tentative = active & (t.state == TrackState.TENTATIVE) & (det_row == NO_DET)
+        expired = (t.state == TrackState.LOST) & (t.frames_since_update > self.lost_buffer_frames)
+        keep: npt.NDArray[np.bool_] = ~(dead_tentative | expired)
+        self._tracks = t.select(keep)
+        return det_row[keep], active[keep]
+
+    def _spawn(
+        self, dets: Detections, high_left: I64Array, det_row: I64Array, det_stream: I32Array
+    ) -> I64Array:
+        """Start tracks from confident unmatched detections."""
+        rows = high_left[dets.confidence[high_left] >= self.new_track_threshold]
+        mean, cov = self._kalman.initiate(xyxy_to_xyah(dets.xyxy[rows]))
+        n = len(rows)
+        stream = det_stream[rows]
+        frame = self._frame_counts[stream]
+        confirm = np.full(n, self.min_hits <= 1) | (self.confirm_first_frame & (frame == 1))
+        ids = np.full(n, UNASSIGNED_ID, np.int64)
+        if self.assign_ids == "on_creation":
+            ids = self._number(stream)
+        new = TrackTable(
+            track_id=ids,
+            mean=mean,
+            cov=cov,
+            state=np.where(confirm, TrackState.CONFIRMED, TrackState.TENTATIVE).astype(np.int8),
+            hits=np.ones(n, np.int32),
+            frames_since_update=np.zeros(n, np.int32),
+            class_id=dets.class_id[rows].copy(),
+            score=dets.confidence[rows].copy(),
+            start_frame=frame.copy(),
+            stream=stream,
+        )
+        self._tracks = self._tracks.append(new)
+        extended: I64Array = np.concatenate([det_row, rows])
+        return extended
+
+    def _drop_duplicates(self, det_row: I64Array, streams: I64Array) -> I64Array:
+        """Drop the younger of each tracked/lost pair with IoU > 0.85 (reference step)."""
+        t = self._tracks
+        active = np.isin(t.stream, streams)
+        tracked = np.flatnonzero(active & (t.state != TrackState.LOST))
+        lost = np.flatnonzero(active & (t.state == TrackState.LOST))
+        boxes = xyah_to_xyxy(t.boxes_xyah())
+        dist = matching.iou_distance(boxes[tracked], boxes[lost], self.iou_pixel_offset)
+        same_stream = t.stream[tracked][:, None] == t.stream[lost][None, :]
+        p, q = np.nonzero((dist < 0.15) & same_stream)
+        # Age at the last update: tracked tracks were updated this frame.
+        last_update = self._frame_counts[t.stream] - t.frames_since_update
+        age = last_update - t.start_frame
+        older = age[tracked[p]] > age[lost[q]]
+        drop = np.zeros(len(t), np.bool_)
+        drop[lost[q[older]]] = True
+        drop[tracked[p[~older]]] = True
+        self._tracks = t.select(~drop)
+        kept: I64Array = det_row[~drop]
+        return kept
+
+    def _assign_ids(self) -> None:
+        t = self._tracks
+        fresh = np.flatnonzero((t.state == TrackState.CONFIRMED) & (t.track_id == UNASSIGNED_ID))
+        t.track_id[fresh] = self._number(t.stream[fresh])
+
+    def _number(self, stream: I32Array) -> I64Array:
+        """Next ids for new tracks of ``stream [n]``: consecutive per stream, in row order."""
+        order = np.argsort(stream, kind="stable")
+        sorted_streams = stream[order]
+        first = np.searchsorted(sorted_streams, sorted_streams, side="left")
+        rank = np.empty(len(stream), np.int64)
+        rank[order] = np.arange(len(stream)) - first
+        ids: I64Array = self._next_ids[stream] + rank
+        np.add.at(self._next_ids, stream, 1)
+        return ids
+
+    def _output(self, dets: Detections, det_row: I64Array) -> Detections:
+        t = self._tracks
+        rows = np.flatnonzero((det_row != NO_DET) & (t.state == TrackState.CONFIRMED))
+        order = np.argsort(det_row[rows], kind="stable")
+        out = dets[det_row[rows][order]]
+        out.track_id = t.track_id[rows][order]
+        return out
+
+
+def _rows_by_stream(stream: I32Array, streams: I64Array) -> list[I64Array]:
+    """Row indices of each of ``streams`` in a table's ``stream`` column (ascending)."""
+    order = np.argsort(stream, kind="stable")
+    bounds_lo = np.searchsorted(stream[order], streams, side="left")
+    bounds_hi = np.searchsorted(stream[order], streams, side="right")
+    return [order[lo:hi].astype(np.int64) for lo, hi in zip(bounds_lo, bounds_hi, strict=True)]
