@@ -26,6 +26,9 @@ $(VENV)/.pip-stamp: pyproject.toml $(VENV)/.system-stamp
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# The ByteTrack authors' tracker, the reference of tests/quality; --no-deps because it pins
+	# torch/scipy/lap versions it does not need (it imports none of torch).
+	$(BIN)/python -m pip install --quiet --no-deps bytetracker==0.3.2
 	@touch $@
 
 assets: $(ASSETS)/vtest.mp4 $(ASSETS)/models/yolov3-tiny.weights

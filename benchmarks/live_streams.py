@@ -18,6 +18,7 @@ Usage (on a quiet machine)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,7 +36,17 @@ REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "integration" / "live" / "live_rtsp_server.py"
 sys.path.insert(0, str(Path(__file__).parent))
 
-from cpu_e2e import git_info, machine_info, versions  # noqa: E402
+from cpu_e2e import git_info, machine_info  # noqa: E402
+
+
+def versions() -> dict[str, str]:
+    from importlib import metadata
+
+    out = {}
+    for dist in ("visionflow", "av", "onnxruntime", "numpy", "torch", "pynvvideocodec"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            out[dist] = metadata.version(dist)
+    return out
 
 
 def _free_port() -> int:
@@ -74,6 +85,19 @@ class Server:
         self.proc.wait(5)
 
 
+def _sources(args: argparse.Namespace, port: int) -> list[dict[str, Any]]:
+    if args.realtime_file:  # a camera stand-in where no RTSP server can run (the GPU machine)
+        uri = str(args.realtime_file)
+        return [
+            {"id": f"cam{i}", "uri": uri, "realtime": True, "loop": True}
+            for i in range(args.streams)
+        ]
+    return [
+        {"id": f"cam{i}", "uri": f"rtsp://127.0.0.1:{port}/s{i}", "stall_timeout_s": 10}
+        for i in range(args.streams)
+    ]
+
+
 def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
     from visionflow.config import PipelineConfig
 
@@ -81,10 +105,7 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
     return PipelineConfig.model_validate(
         {
             "device": args.device,
-            "sources": [
-                {"id": f"cam{i}", "uri": f"rtsp://127.0.0.1:{port}/s{i}", "stall_timeout_s": 10}
-                for i in range(args.streams)
-            ],
+            "sources": _sources(args, port),
             "model": {
                 "cfg": str(models / "yolov3-tiny.cfg"),
                 "weights": str(models / "yolov3-tiny.weights"),
@@ -179,18 +200,34 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--assets", default=os.environ.get("VISIONFLOW_ASSETS", "data"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--realtime-file",
+        type=Path,
+        default=None,
+        help="instead of RTSP: every stream reads this file paced at its fps (realtime: true)",
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
-    clip = make_30fps_clip(Path(args.assets) / "vtest.mp4", work, loops=4)
-    server = Server(clip, args.streams)
     load_before = os.getloadavg()
-    try:
-        rounds = [one_round(args, server.port, work) for _ in range(args.rounds)]
-    finally:
-        server.close()
+    if args.realtime_file:
+        rounds = [one_round(args, 0, work) for _ in range(args.rounds)]
+    else:
+        clip = make_30fps_clip(Path(args.assets) / "vtest.mp4", work, loops=4)
+        server = Server(clip, args.streams)
+        try:
+            rounds = [one_round(args, server.port, work) for _ in range(args.rounds)]
+        finally:
+            server.close()
     report = {
         "benchmark": "live_streams",
-        "what": f"{args.streams} RTSP streams of the sample at 30 fps, one gst-rtsp-server process",
+        "what": (
+            f"{args.streams} live streams: "
+            + (
+                f"{args.realtime_file} paced at its fps (realtime: true, looped)"
+                if args.realtime_file
+                else "RTSP, the sample at 30 fps, one gst-rtsp-server process"
+            )
+        ),
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "machine": machine_info(),
         "versions": versions(),
@@ -209,7 +246,7 @@ def main() -> None:
             "age_p99_ms_max": max(r["max_age_p99_ms"] for r in rounds),
         },
     }
-    text = json.dumps(report, indent=2)
+    text = json.dumps(report, indent=2, default=str)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")

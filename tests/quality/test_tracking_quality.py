@@ -26,27 +26,22 @@ import tracking_harness as harness
 from visionflow.tracking.factory import TRACKER_KINDS
 from visionflow.types import Detections
 
-bytetrack_reference = pytest.importorskip(
-    "bytetrack_reference", reason="needs the test-only bytetracker package"
-)
 pytest.importorskip("motmetrics", reason="needs the test-only motmetrics package")
 
 HIGHER_IS_BETTER = ("mota", "idf1", "motp_iou")
 TOLERANCE = {"rate": 0.005, "count_min": 2, "count_share": 0.02}
 """Rates may drop by 0.005; counts may grow by max(2, 2 % of the baseline)."""
 BASELINE = json.loads(harness.BASELINE.read_text())["scores"]
-SEQUENCES = [s.name for s in harness.SCENES] + ["vtest"]
+SEQUENCES = harness.SEQUENCES
 
 
 @cache
 def scores(sequence: str, kind: str) -> dict[str, float]:
-    if sequence == "vtest":
-        clip = harness.clip_from_reference(
-            "vtest", harness.vtest_detections(), bytetrack_reference.run_clip("vtest").ids
-        )
-    else:
-        clip = harness.synthetic_clip(sequence)
-    return harness.score(clip, harness.run(harness.tracker_factory(kind)(), clip.detections))
+    reference_ids = None
+    if sequence == "vtest":  # scored against the reference ByteTrack: needs it
+        reference = pytest.importorskip("bytetrack_reference", reason="needs bytetracker")
+        reference_ids = reference.run_clip("vtest").ids
+    return harness.score_sequence(sequence, kind, reference_ids)
 
 
 def test_baseline_covers_every_sequence_tracker_and_metric() -> None:

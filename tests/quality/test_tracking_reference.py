@@ -113,7 +113,7 @@ def test_synthetic_ids_equal_reference_up_to_its_quirk_at_10fps(scene: str) -> N
     assert_same_ids(scene, 10.0, 0.6)
 
 
-@pytest.mark.parametrize("clip", ["vtest", "crowd"])
+@pytest.mark.parametrize("clip", ["vtest", "occlusion"])
 def test_numbering_on_confirmation_is_the_rank_of_reference_ids(clip: str) -> None:
     """Our default numbering is a bijection onto the reference's: ids in order of first output.
 

@@ -9,6 +9,8 @@ Sequences:
   while covered), random misses, false detections (single-frame and short
   bursts) and box jitter. Ground truth is every object alive in the frame,
   occluded or not (as in MOTChallenge), so missed boxes count as misses;
+* ``*_interval2``: two of those scenes with detections on every third frame
+  only and ``predict()`` in between (the pipeline's ``detector.interval``);
 * ``vtest``: the sample clip's frozen detections (``data/vtest_detections.npz``,
   made by ``make_vtest_detections.py``). There is no human ground truth for it:
   the reference ByteTrack's output (see ``bytetrack_reference.py``) stands in
@@ -297,9 +299,17 @@ def tracker_factory(kind: str) -> Callable[[], Any]:
     return lambda: build_tracker(config)
 
 
-def run(tracker: Any, frames: Sequence[Detections]) -> list[Detections]:
-    """Feed ``frames`` to ``tracker``; its output per frame."""
-    return [tracker.update(d) for d in frames]
+def run(tracker: Any, frames: Sequence[Detections], interval: int = 0) -> list[Detections]:
+    """Feed ``frames`` to ``tracker``; its output per frame.
+
+    With ``interval`` > 0 (DeepStream's meaning: frames skipped between two
+    inferences) only every ``interval + 1``-th frame is detected; the others
+    are ``tracker.predict()`` frames, and their predicted boxes are scored.
+    """
+    return [
+        tracker.update(d) if t % (interval + 1) == 0 else tracker.predict()
+        for t, d in enumerate(frames)
+    ]
 
 
 def ids_per_row(frames: Sequence[Detections], outputs: Sequence[Detections]) -> list[I64]:
@@ -374,17 +384,32 @@ def clip_detections(name: str) -> list[Detections]:
     return vtest_detections() if name == "vtest" else synthetic_clip(name).detections
 
 
+INTERVAL_SEQUENCES = {"crossings_interval2": ("crossings", 2), "crowd_interval2": ("crowd", 2)}
+"""Scenes tracked with inference on every third frame only (``predict()`` between)."""
+SEQUENCES = (*(s.name for s in SCENES), *INTERVAL_SEQUENCES, "vtest")
+"""Every scored sequence, in baseline order."""
+
+
+def score_sequence(
+    sequence: str, kind: str, vtest_reference_ids: Sequence[I64] | None = None
+) -> dict[str, float]:
+    """Scores of tracker ``kind`` on ``sequence`` (``vtest`` needs the reference's ids)."""
+    interval = 0
+    if sequence == "vtest":
+        if vtest_reference_ids is None:
+            raise ValueError("vtest is scored against the reference ByteTrack: pass its ids")
+        clip = clip_from_reference("vtest", vtest_detections(), vtest_reference_ids)
+    else:
+        scene, interval = INTERVAL_SEQUENCES.get(sequence, (sequence, 0))
+        clip = synthetic_clip(scene)
+    return score(clip, run(tracker_factory(kind)(), clip.detections, interval))
+
+
 def all_scores(vtest_reference_ids: Sequence[I64]) -> dict[str, dict[str, dict[str, float]]]:
     """``scores[sequence][tracker][metric]`` for every sequence and tracker kind."""
-    clips = [synthetic_clip(s.name) for s in SCENES]
-    frames = vtest_detections()
-    clips.append(clip_from_reference("vtest", frames, vtest_reference_ids))
     return {
-        clip.name: {
-            kind: score(clip, run(tracker_factory(kind)(), clip.detections))
-            for kind in TRACKER_KINDS
-        }
-        for clip in clips
+        seq: {kind: score_sequence(seq, kind, vtest_reference_ids) for kind in TRACKER_KINDS}
+        for seq in SEQUENCES
     }
 
 

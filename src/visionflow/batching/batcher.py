@@ -4,8 +4,8 @@ Every stream has its own bounded lane (a FIFO of frames). Producers (one
 thread per stream) call :meth:`FrameBatcher.put`; one consumer calls
 :meth:`FrameBatcher.next_batch`, which takes frames from the lanes round-robin
 so that a fast stream cannot starve a slow one. A batch is emitted when it is
-full, or when ``timeout_s`` has passed since its first frame was taken,
-whichever comes first.
+full, or when ``timeout_s`` has passed since its oldest frame arrived,
+whichever comes first (DeepStream's batched-push-timeout).
 
 What a full lane does depends on the stream:
 
@@ -45,7 +45,8 @@ class FrameBatcher:
     Args:
         max_batch_size: most frames in one batch.
         timeout_s: longest wait for a partial batch to fill, in seconds,
-            counted from the batch's first frame.
+            counted from the arrival (``Frame.arrival_ns``, monotonic clock) of
+            its oldest frame.
         capacity: frames a lossless lane buffers before ``put`` blocks
             (default ``max(2, max_batch_size)``).
         live_capacity: frames a live lane buffers before it drops the oldest.
@@ -238,16 +239,20 @@ class FrameBatcher:
             if not self._any_queued():
                 return FrameBatch(())
             started = time.perf_counter()
-            deadline = started + self.timeout_s
             frames: list[Frame] = []
+            self._take_round_robin(frames)
+            # The timeout runs from the oldest frame's arrival, not from now: frames that
+            # queued while the previous batch was processed have already waited.
+            oldest_s = min(f.arrival_ns for f in frames) / 1e9
+            deadline = min(oldest_s, time.monotonic()) + self.timeout_s
             while True:
-                self._take_round_robin(frames)
-                remaining = deadline - time.perf_counter()
+                remaining = deadline - time.monotonic()
                 if len(frames) >= self.max_batch_size or remaining <= 0:
                     break
                 if not self._more_may_come():
                     break
                 self._cond.wait(remaining)
+                self._take_round_robin(frames)
             self._drop_finished_lanes()
             self._cond.notify_all()
         self.last_wait_s = time.perf_counter() - started

@@ -13,7 +13,7 @@ from visionflow.errors import ModelNotFoundError
 from visionflow.inference.backends import InferenceBackend
 from visionflow.inference.postprocess import PostprocessConfig, detect_layout, postprocess
 from visionflow.inference.preprocess import Letterboxer
-from visionflow.types import Detections, ImageRGB
+from visionflow.types import Detections, Frame, ImageRGB
 
 logger = logging.getLogger(__name__)
 
@@ -155,6 +155,10 @@ class Detector:
         size_wh = _model_input_wh(backend.input_shape, input_size_wh)
         config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
         return cls(backend, names, size_wh, config)
+
+    def detect_frames(self, frames: Sequence[Frame]) -> Detections:
+        """Detect on pipeline frames (their ``image_rgb``); see :meth:`detect`."""
+        return self.detect([f.image_rgb for f in frames])
 
     def detect(self, images: Sequence[ImageRGB]) -> Detections:
         """Detect objects in a batch of frames.

@@ -8,21 +8,17 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from visionflow.config import PipelineConfig, SourceConfig
 from visionflow.errors import SourceError
 from visionflow.events import DeliveryStats, Event, EventRouter
 from visionflow.inference import Detector, load_class_names
 from visionflow.inference.gpu_detector import GpuDetector, resolve_device
-from visionflow.outputs import VideoWriter
-from visionflow.overlay import Annotator, LineOverlay, ZoneOverlay
+from visionflow.overlay import Annotator
 from visionflow.pipeline.classes import resolve_classes
 from visionflow.pipeline.lines_build import build_direction, build_line
 from visionflow.pipeline.publishing import build_router
@@ -32,27 +28,18 @@ from visionflow.pipeline.stream_analytics import (
     EventBatch,
     StreamAnalytics,
 )
+from visionflow.pipeline.video_sink import CloseStream, VideoItem, VideoSink
 from visionflow.pipeline.workers import QueueWorker
 from visionflow.pipeline.zones_build import build_roi_filter, build_zone
 from visionflow.sources import source_from_config
 from visionflow.sources.base import Source, StateCallback
-from visionflow.tracking import MultiStreamTracker
+from visionflow.sources.gpu_file import GpuFileSource
+from visionflow.sources.uri import file_path
+from visionflow.tracking import BatchedByteTrack, MultiStreamTracker
 from visionflow.tracking.factory import build_tracker
-from visionflow.types import Detections, Frame
 
 log = logging.getLogger(__name__)
 
-FrameItem = tuple[Frame, Detections, tuple[list[LineOverlay], list[ZoneOverlay]]]
-
-
-@dataclass(frozen=True, slots=True)
-class CloseStream:
-    """Video-queue marker: finalise the MP4 of a removed stream."""
-
-    stream_id: str
-
-
-VideoItem = FrameItem | CloseStream
 ErrorCallback = Callable[[str, BaseException], None]
 
 
@@ -68,7 +55,7 @@ class Components:
 
     sources: dict[str, Source]
     detector: Detector | GpuDetector
-    tracker: MultiStreamTracker
+    tracker: MultiStreamTracker | BatchedByteTrack
     analytics: AnalyticsHub
     events: QueueWorker[EventBatch]
     video: QueueWorker[VideoItem] | None
@@ -78,6 +65,8 @@ class Components:
     _flush_timeout_s: float = 10.0
     _config: PipelineConfig | None = None
     _class_names: list[str] = field(default_factory=list)
+    device: str = "cpu"
+    """Where inference runs (``cpu``, ``cuda``, ``cuda:N``); file streams decode there too."""
 
     def workers(self) -> list[QueueWorker[EventBatch] | QueueWorker[VideoItem]]:
         """The sink threads to start with the pipeline."""
@@ -142,62 +131,6 @@ class Components:
         return problems
 
 
-@dataclass
-class VideoSink:
-    """Annotate frames and encode one MP4 per stream (runs on the video thread)."""
-
-    directory: Path
-    annotator: Annotator
-    fps: dict[str, float]
-    codec: str
-    crf: int
-    preset: str
-    stats: LatencyStats
-    _writers: dict[str, VideoWriter] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def write(self, item: VideoItem) -> None:
-        """Draw ``item``'s tracks and overlays and encode it (or close a removed stream)."""
-        if isinstance(item, CloseStream):
-            self._close_stream(item.stream_id)
-            return
-        frame, tracks, (lines, zones) = item
-        t0 = time.perf_counter()
-        image = np.array(frame.image_rgb, copy=True)
-        self.annotator.annotate(image, tracks, lines=lines, zones=zones)
-        self._writer(frame).write(image)
-        self.stats.add("output", time.perf_counter() - t0)
-
-    def close(self) -> None:
-        """Finalise every MP4 (idempotent)."""
-        with self._lock:
-            for writer in self._writers.values():
-                writer.close()
-
-    def _close_stream(self, stream_id: str) -> None:
-        with self._lock:
-            writer = self._writers.pop(stream_id, None)
-        self.fps.pop(stream_id, None)
-        if writer is not None:
-            writer.close()
-
-    def _writer(self, frame: Frame) -> VideoWriter:
-        writer = self._writers.get(frame.stream_id)
-        if writer is None:
-            path = self.directory / f"{frame.stream_id}.mp4"
-            writer = VideoWriter(
-                path,
-                fps=self.fps[frame.stream_id],
-                resolution_wh=frame.resolution_wh,
-                codec=self.codec,
-                crf=self.crf,
-                preset=self.preset,
-            ).open()
-            with self._lock:
-                self._writers[frame.stream_id] = writer
-        return writer
-
-
 def build_components(
     config: PipelineConfig,
     on_error: ErrorCallback,
@@ -211,9 +144,10 @@ def build_components(
         ModelError: the model could not be loaded.
         ConfigError: a class name in the config is not one of the model's.
     """
-    sources = _open_sources(config, on_error, on_state)
+    device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
+    sources = _open_sources(config, on_error, on_state, device)
     try:
-        return _build_stages(config, sources, stats)
+        return _build_stages(config, sources, stats, device)
     except BaseException:
         for source in sources.values():
             source.close()
@@ -221,9 +155,9 @@ def build_components(
 
 
 def _build_stages(
-    config: PipelineConfig, sources: dict[str, Source], stats: LatencyStats
+    config: PipelineConfig, sources: dict[str, Source], stats: LatencyStats, device: str
 ) -> Components:
-    detector = _detector(config)
+    detector = _detector(config, device)
     names = detector.class_names
     analytics = AnalyticsHub(
         {sid: _stream_analytics(config, sid, src.fps, names) for sid, src in sources.items()}
@@ -247,27 +181,44 @@ def _build_stages(
         config.events.flush_timeout_s,
         config,
         names,
+        device,
     )
 
 
-def open_stream_source(src: SourceConfig, on_state: StateCallback | None = None) -> Source:
+def open_stream_source(
+    src: SourceConfig, on_state: StateCallback | None = None, device: str = "cpu"
+) -> Source:
     """Create and open the source of one stream; ``on_state`` observes its state moves.
+
+    On a CUDA device, video files decode with NVDEC into GPU memory (falling
+    back to the CPU for this stream, with the reason logged, when NVDEC cannot
+    take the file); every other source decodes on the CPU.
 
     Raises:
         SourceError: a file source could not be opened (live sources connect
             in the background and report trouble through their state).
     """
+    if device != "cpu" and src.kind == "file":
+        gpu_id = int(device.partition(":")[2] or 0)
+        return GpuFileSource(
+            file_path(src.uri),
+            stream_id=src.id,
+            loop=src.loop,
+            realtime=src.realtime,
+            gpu_id=gpu_id,
+            on_state=on_state,
+        ).open()
     return source_from_config(src, on_state=on_state).open()
 
 
 def _open_sources(
-    config: PipelineConfig, on_error: ErrorCallback, on_state: StateCallback | None
+    config: PipelineConfig, on_error: ErrorCallback, on_state: StateCallback | None, device: str
 ) -> dict[str, Source]:
     sources: dict[str, Source] = {}
     errors: list[str] = []
     for src in config.sources:
         try:
-            sources[src.id] = open_stream_source(src, on_state)
+            sources[src.id] = open_stream_source(src, on_state, device)
         except SourceError as exc:
             on_error(src.id, exc)
             errors.append(str(exc))
@@ -276,11 +227,10 @@ def _open_sources(
     return sources
 
 
-def _detector(config: PipelineConfig) -> Detector | GpuDetector:
+def _detector(config: PipelineConfig, device: str) -> Detector | GpuDetector:
     model, det = config.model, config.detector
     names = load_class_names(model.names)
     class_ids = resolve_classes(det.classes, names, "detector.classes")
-    device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
     if device != "cpu":
         return _gpu_detector(config, names, class_ids, device)
     if model.kind == "onnx":
@@ -315,7 +265,7 @@ def _gpu_detector(
     model, det = config.model, config.detector
     log.info("detector on %s (torch backend, fp16, CUDA graphs)", device)
     if model.kind == "onnx":
-        return GpuDetector.from_onnx(
+        detector = GpuDetector.from_onnx(
             model.weights,
             names,
             input_size_wh=model.input_size_wh,
@@ -326,23 +276,38 @@ def _gpu_detector(
             max_detections=det.max_detections,
             max_batch_size=config.batching.max_batch_size,
         )
-    assert model.cfg is not None  # the schema enforces it
-    return GpuDetector.from_darknet(
-        model.cfg,
-        model.weights,
-        names,
-        input_size_wh=model.input_size_wh,
-        device=device,
-        confidence=det.confidence,
-        nms_iou=det.nms_iou,
-        class_ids=class_ids,
-        max_detections=det.max_detections,
-        max_batch_size=config.batching.max_batch_size,
-    )
+    else:
+        assert model.cfg is not None  # the schema enforces it
+        detector = GpuDetector.from_darknet(
+            model.cfg,
+            model.weights,
+            names,
+            input_size_wh=model.input_size_wh,
+            device=device,
+            confidence=det.confidence,
+            nms_iou=det.nms_iou,
+            class_ids=class_ids,
+            max_detections=det.max_detections,
+            max_batch_size=config.batching.max_batch_size,
+        )
+    detector.warm_up()  # capture every CUDA graph before decoder threads start
+    return detector
 
 
-def _tracker(config: PipelineConfig) -> MultiStreamTracker:
+def _tracker(config: PipelineConfig) -> MultiStreamTracker | BatchedByteTrack:
+    """ByteTrack runs every stream of a batch in one table (same ids as one tracker per
+    stream, fewer NumPy calls); SORT and IoU run one tracker per stream."""
     t = config.tracker
+    if t.kind == "bytetrack":
+        return BatchedByteTrack(
+            high_threshold=t.high_threshold,
+            low_threshold=t.low_threshold,
+            new_track_threshold=t.new_track_threshold,
+            match_threshold=t.match_threshold,
+            lost_buffer_frames=t.lost_buffer_frames,
+            min_hits=t.min_hits,
+            class_aware=t.class_aware,
+        )
     return MultiStreamTracker(lambda: build_tracker(t))
 
 

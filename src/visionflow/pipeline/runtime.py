@@ -231,7 +231,7 @@ class Pipeline:
         with self._streams_lock:
             if source.id in self._records:
                 raise ValueError(f"stream id {source.id!r} is already in use; pick another id")
-            opened = open_stream_source(source, self._on_source_state)
+            opened = open_stream_source(source, self._on_source_state, comps.device)
             try:
                 comps.attach_stream(source.id, opened.fps)
             except BaseException:
@@ -474,7 +474,7 @@ class Pipeline:
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
         self._account_arrivals(batch)
         self._batches += 1
-        detections = comps.detector.detect([f.image_rgb for f in batch.frames])
+        detections = comps.detector.detect_frames(batch.frames)
         timings = comps.detector.last_timings
         self.stats.add_many("preprocess", timings.preprocess_s, n)
         self.stats.add_many("inference", timings.inference_s, n)

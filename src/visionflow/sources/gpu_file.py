@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from visionflow.errors import SourceNotFoundError, SourceOpenError
+from visionflow.errors import MissingDependencyError, SourceNotFoundError, SourceOpenError
 from visionflow.sources._pacing import Pacer
 from visionflow.sources.base import SourceHealth, StateCallback, StateMachine, StreamState
 from visionflow.sources.file import FileSource
@@ -87,9 +87,13 @@ class GpuFileSource:
             raise SourceNotFoundError(f"path={str(self.path)!r} does not exist or is not a file")
         reason = nvdec_support(self.path, self.gpu_id)
         if reason is None:
-            self._fps = NvdecDecoder(self.path, self.gpu_id).fps
-            self.decoder = "nvdec"
-            return self
+            try:  # creating a session can still fail (all NVDEC sessions taken, out of memory)
+                self._fps = NvdecDecoder(self.path, self.gpu_id).fps
+            except (SourceOpenError, MissingDependencyError) as exc:
+                reason = str(exc)
+            else:
+                self.decoder = "nvdec"
+                return self
         if not self.fallback:
             raise SourceOpenError(f"{self.path}: NVDEC cannot decode it: {reason}")
         logger.warning(

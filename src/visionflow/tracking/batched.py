@@ -14,30 +14,48 @@ ByteTrack parameters: same rows, order and ids (tests check it).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.tracking._bytetrack_steps import NO_DET
-from visionflow.tracking._table import TrackState
+from visionflow.tracking._bytetrack_steps import NO_DET, ByteTrackSteps
+from visionflow.tracking._table import TrackState, TrackTable
 from visionflow.tracking.bytetrack import ByteTrack
+from visionflow.tracking.kalman import KalmanFilterXYAH
 from visionflow.tracking.multistream import _check_slots
 from visionflow.types import Detections
 
 I64Array = npt.NDArray[np.int64]
 
 
-class BatchedByteTrack(ByteTrack):
+class BatchedByteTrack(ByteTrackSteps):
     """ByteTrack for every stream of a batch at once.
 
-    Takes the same keyword arguments as :class:`ByteTrack`, which apply to
-    every stream. Ids are per stream (every stream's ids start at 1), as with
+    Args:
+        **params: the keyword arguments of :class:`ByteTrack` (validated the
+            same way), applied to every stream.
+
+    Ids are per stream (every stream's ids start at 1), as with
     ``MultiStreamTracker``.
     """
 
+    def __init__(self, **params: Any) -> None:
+        template = ByteTrack(**params)
+        for name in ByteTrackSteps.__annotations__:
+            if not name.startswith("_"):
+                setattr(self, name, getattr(template, name))
+        self._kalman = KalmanFilterXYAH()
+        self.reset()
+
+    @property
+    def tracks(self) -> TrackTable:
+        """A copy of the live track table of all streams (``stream`` column: index)."""
+        return self._tracks.select(np.arange(len(self._tracks)))
+
     def reset(self) -> None:
         """Forget every stream and track."""
-        super().reset()
+        self._tracks = TrackTable.empty()
         self._frame_counts = np.zeros(0, np.int64)
         self._next_ids = np.zeros(0, np.int64)
         self._stream_index: dict[str, int] = {}
@@ -53,9 +71,7 @@ class BatchedByteTrack(ByteTrack):
         if index is not None:
             self._tracks = self._tracks.select(self._tracks.stream != index)
 
-    def update(  # type: ignore[override]
-        self, detections: Detections, stream_ids: Sequence[str]
-    ) -> Detections:
+    def update(self, detections: Detections, stream_ids: Sequence[str]) -> Detections:
         """Track one batch; same contract as :meth:`MultiStreamTracker.update`.
 
         Args:
@@ -85,7 +101,7 @@ class BatchedByteTrack(ByteTrack):
         out.track_id = np.concatenate(found_ids)[order]
         return out
 
-    def predict(self, stream_ids: Sequence[str]) -> Detections:  # type: ignore[override]
+    def predict(self, stream_ids: Sequence[str]) -> Detections:
         """Advance each slot's stream one frame without detections (skipped inference).
 
         As :meth:`ByteTrack.predict`, per slot: returns the confirmed tracks'

@@ -24,6 +24,10 @@ class Tracker(Protocol):
         """Forget every track."""
         ...
 
+    def predict(self) -> Detections:
+        """Advance one frame without detections; return the confirmed tracks' boxes."""
+        ...
+
 
 class MultiStreamTracker:
     """Route each slot of a batch to the tracker of its stream.
@@ -67,6 +71,23 @@ class MultiStreamTracker:
             self._tracker(stream_id).update(detections[order[bounds[slot] : bounds[slot + 1]]])
             for slot, stream_id in enumerate(stream_ids)
         ]
+        return Detections.concatenate(parts)
+
+    def predict(self, stream_ids: Sequence[str]) -> Detections:
+        """Advance each slot's stream one frame without detections (skipped inference).
+
+        Args:
+            stream_ids: ``stream_ids[i]`` is the stream of slot ``i``.
+
+        Returns:
+            Each stream's confirmed tracks at their predicted boxes (see
+            ``ByteTrack.predict``), ``frame_index`` set to the slot, in slot order.
+        """
+        parts = []
+        for slot, stream_id in enumerate(stream_ids):
+            part = self._tracker(stream_id).predict()
+            part.frame_index = np.full(len(part), slot, np.int32)
+            parts.append(part)
         return Detections.concatenate(parts)
 
     def remove(self, stream_id: str) -> None:

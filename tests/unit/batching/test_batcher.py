@@ -174,3 +174,21 @@ def test_register_twice_is_an_error() -> None:
 def test_bad_arguments(size: int, timeout: float) -> None:
     with pytest.raises(ValueError, match="must be"):
         FrameBatcher(size, timeout)
+
+
+def test_timeout_counts_from_the_oldest_frames_arrival() -> None:
+    """A frame that already waited (queued while the last batch ran) is not held again."""
+    batcher = FrameBatcher(8, timeout_s=0.5)
+    batcher.register("cam")  # stays open: more frames could come
+    stale = Frame("cam", 0, 0.0, time.monotonic_ns() - 600_000_000, IMAGE)  # arrived 0.6 s ago
+    batcher.put(stale)
+    started = time.perf_counter()
+    batch = batcher.next_batch()
+    assert batch is not None and len(batch) == 1
+    assert time.perf_counter() - started < 0.25  # not the full 0.5 s timeout
+    fresh = frame("cam", 1)
+    batcher.put(fresh)
+    started = time.perf_counter()
+    batch = batcher.next_batch()
+    assert batch is not None and len(batch) == 1
+    assert time.perf_counter() - started >= 0.45  # a fresh frame waits for company

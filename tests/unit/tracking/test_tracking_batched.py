@@ -8,6 +8,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from visionflow.errors import ConfigError
 from visionflow.tracking import ByteTrack, MultiStreamTracker
 from visionflow.tracking.batched import BatchedByteTrack
 from visionflow.types import Detections
@@ -132,3 +133,30 @@ def test_remove_restarts_a_stream_and_predict_matches_bytetrack() -> None:
     for f in clip[10:20]:
         got = batched.update(batch([f], shuffle=False), ["a"])
         np.testing.assert_array_equal(got.track_id, fresh.update(f).track_id)
+
+
+def test_parameters_are_bytetracks_and_validated_the_same_way() -> None:
+    tracker = BatchedByteTrack(lost_buffer_frames=3, min_hits=4, remove_duplicates=True)
+    assert (tracker.lost_buffer_frames, tracker.min_hits, tracker.remove_duplicates) == (3, 4, True)
+    assert tracker.high_threshold == ByteTrack().high_threshold
+    with pytest.raises(ConfigError, match="min_hits"):
+        BatchedByteTrack(min_hits=0)
+
+
+def test_predict_equals_multistream_predict() -> None:
+    """Skipped-inference frames interleaved with batches, with a repeated stream."""
+    clips = [stream_clip(seed, 40, 5) for seed in range(3)]
+    reference = MultiStreamTracker(ByteTrack)
+    batched = BatchedByteTrack()
+    for t in range(20):
+        ids = ["c0", "c1", "c2"]
+        parts = [clips[s][t] for s in range(3)]
+        if t % 3 == 2:
+            ids_p = ["c2", "c0", "c2"]
+            expected, got = reference.predict(ids_p), batched.predict(ids_p)
+        else:
+            expected = reference.update(batch(parts), ids)
+            got = batched.update(batch(parts), ids)
+        np.testing.assert_array_equal(got.frame_index, expected.frame_index)
+        np.testing.assert_allclose(got.xyxy, expected.xyxy, rtol=1e-6)
+        np.testing.assert_array_equal(got.track_id, expected.track_id)

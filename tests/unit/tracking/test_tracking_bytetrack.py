@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -259,18 +258,10 @@ def test_invalid_parameters_raise_config_error(kwargs: dict[str, float]) -> None
         ByteTrack(**kwargs)  # type: ignore[arg-type]
 
 
-def test_throughput_is_reported(capsys: pytest.CaptureFixture[str]) -> None:
-    """Print update() time per frame for several track counts (not asserted)."""
-    lines = []
-    for n in (10, 100, 500):
-        base = grid_centres(n)
-        frames = [dets(boxes_at(base + t * np.array([2.0, 1.0]))) for t in range(60)]
-        tracker = ByteTrack()
-        run(tracker, frames[:10])
-        start = time.perf_counter()
-        run(tracker, frames[10:])
-        ms = (time.perf_counter() - start) / 50 * 1e3
-        assert tracker.num_confirmed == n
-        lines.append(f"ByteTrack.update: {n:4d} tracks {ms:7.3f} ms/frame")
-    with capsys.disabled():
-        print("\n" + "\n".join(lines))
+@pytest.mark.parametrize("n", [10, 100, 500])
+def test_many_tracks_moving_together_all_stay_confirmed(n: int) -> None:
+    """Cost per frame is measured by benchmarks/tracker_cost.py; here only correctness."""
+    base = grid_centres(n)
+    tracker = ByteTrack()
+    run(tracker, [dets(boxes_at(base + t * np.array([2.0, 1.0]))) for t in range(20)])
+    assert tracker.num_confirmed == n

@@ -141,7 +141,9 @@ class TorchBackend:
                 self.module(static_in)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph), torch.inference_mode():
+        # thread_local: decoder threads keep issuing CUDA calls (NVDEC copies) while this
+        # thread captures; the default "global" mode would make their calls fail.
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.inference_mode():
             static_out = self.module(static_in)
         self._graphs[size] = (graph, static_in, static_out)
         logger.debug("captured a CUDA graph for batch size %d", size)

@@ -1,0 +1,79 @@
+"""The whole Pipeline with ``device: cuda`` (needs CUDA and PyNvVideoCodec; skipped elsewhere).
+
+Files decode with NVDEC into GPU memory, the detector letterboxes the NV12
+frames on the GPU, and only detections come back to the host; the run must
+process every frame of every stream, count people and add/remove a stream
+while running — the same contract as the CPU pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("PyNvVideoCodec")
+
+from visionflow.config import PipelineConfig, SourceConfig
+from visionflow.pipeline import Pipeline
+
+pytestmark = pytest.mark.gpu
+
+ROOT = Path(__file__).resolve().parents[2]
+MODELS = Path(os.environ.get("VISIONFLOW_ASSETS", ROOT / "data")) / "models"
+CLIP = Path(os.environ.get("VISIONFLOW_GPU_CLIP", ROOT / ".gpu_assets/vtest_1080p_h264.mp4"))
+FRAMES = 300  # the 1080p clip made by benchmarks/gpu_prepare.sh
+
+
+def _config(out: Path, streams: int) -> PipelineConfig:
+    if not CLIP.is_file():
+        pytest.fail(f"{CLIP} missing: run benchmarks/gpu_prepare.sh")
+    return PipelineConfig.model_validate(
+        {
+            "device": "cuda",
+            "sources": [{"id": f"cam{i}", "uri": str(CLIP)} for i in range(streams)],
+            "model": {
+                "cfg": str(MODELS / "yolov3-tiny.cfg"),
+                "weights": str(MODELS / "yolov3-tiny.weights"),
+                "names": str(MODELS / "coco.names"),
+            },
+            "detector": {"classes": ["person"]},
+            "batching": {"max_batch_size": 16},
+            "analytics": {
+                "zones": [{"name": "all", "polygon": [[0, 0], [1920, 0], [1920, 1080], [0, 1080]]}]
+            },
+            "events": {"counts_interval_s": 1.0},
+            "output": {"dir": str(out), "video": False},
+        }
+    )
+
+
+def test_gpu_pipeline_processes_every_frame_of_every_stream(tmp_path: Path) -> None:
+    summary = Pipeline(_config(tmp_path, streams=4)).run()
+    assert summary.error is None
+    assert [s.frames_processed for s in summary.streams] == [FRAMES] * 4
+    entered = [z["all"]["entered"].get("person", 0) for z in summary.zone_counts.values()]
+    assert len(set(entered)) == 1 and entered[0] > 10  # same clip, same people, every stream
+    events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
+    assert sum(e["type"] == "zone_entered" for e in events) == sum(entered)
+
+
+def test_gpu_pipeline_adds_and_removes_a_stream_while_running(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, streams=1).model_copy(
+        update={"sources": [SourceConfig(id="main", uri=str(CLIP), loop=True)]}
+    )
+    with Pipeline(cfg, stay_open=True) as pipeline:
+        for i in range(5):
+            added = pipeline.add_source(SourceConfig(id=f"extra{i}", uri=str(CLIP)))
+            deadline = time.monotonic() + 30
+            while added.frames_processed < 10:
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            final = pipeline.remove_source(f"extra{i}")
+            assert final.error is None and final.stopped
+        assert pipeline.streams["main"].frames_processed > 0
+    assert pipeline.summary().removed_streams == 5
