@@ -36,7 +36,7 @@ from visionflow.sources.base import Source, StateCallback
 from visionflow.sources.gpu_file import GpuFileSource
 from visionflow.sources.uri import file_path
 from visionflow.tracking import BatchedByteTrack, MultiStreamTracker
-from visionflow.tracking.factory import build_tracker
+from visionflow.tracking.factory import build_multistream_tracker
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _build_stages(
     analytics = AnalyticsHub(
         {sid: _stream_analytics(config, sid, src.fps, names) for sid, src in sources.items()}
     )
-    tracker = _tracker(config)
+    tracker = build_multistream_tracker(config.tracker)
     sink = _video_sink(config, sources, names, stats) if config.output.video else None
     router = build_router(config)
     router.start()
@@ -292,23 +292,6 @@ def _gpu_detector(
         )
     detector.warm_up()  # capture every CUDA graph before decoder threads start
     return detector
-
-
-def _tracker(config: PipelineConfig) -> MultiStreamTracker | BatchedByteTrack:
-    """ByteTrack runs every stream of a batch in one table (same ids as one tracker per
-    stream, fewer NumPy calls); SORT and IoU run one tracker per stream."""
-    t = config.tracker
-    if t.kind == "bytetrack":
-        return BatchedByteTrack(
-            high_threshold=t.high_threshold,
-            low_threshold=t.low_threshold,
-            new_track_threshold=t.new_track_threshold,
-            match_threshold=t.match_threshold,
-            lost_buffer_frames=t.lost_buffer_frames,
-            min_hits=t.min_hits,
-            class_aware=t.class_aware,
-        )
-    return MultiStreamTracker(lambda: build_tracker(t))
 
 
 def _stream_analytics(

@@ -7,8 +7,8 @@ import pytest
 from visionflow.config import parse_config
 from visionflow.config.schema import TrackerConfig
 from visionflow.errors import ConfigError
-from visionflow.tracking import SORT, ByteTrack, IoUTracker
-from visionflow.tracking.factory import TRACKER_KINDS, build_tracker
+from visionflow.tracking import SORT, BatchedByteTrack, ByteTrack, IoUTracker, MultiStreamTracker
+from visionflow.tracking.factory import TRACKER_KINDS, build_multistream_tracker, build_tracker
 
 BASE = """
 sources: [{id: cam0, uri: data/vtest.mp4}]
@@ -72,3 +72,15 @@ def test_build_tracker_rejects_a_kind_the_schema_did_not_check() -> None:
     config = TrackerConfig.model_construct(kind="deepsort")  # bypasses validation
     with pytest.raises(ConfigError, match="deepsort"):
         build_tracker(config)
+
+
+@pytest.mark.parametrize(
+    ("kind", "expected"),
+    [("bytetrack", BatchedByteTrack), ("sort", MultiStreamTracker), ("iou", MultiStreamTracker)],
+)
+def test_pipeline_tracker_per_kind(kind: str, expected: type) -> None:
+    config = TrackerConfig(kind=kind, lost_buffer_frames=7)  # type: ignore[arg-type]
+    tracker = build_multistream_tracker(config)
+    assert isinstance(tracker, expected)
+    if isinstance(tracker, BatchedByteTrack):  # the YAML's options reach the batched tracker
+        assert tracker.lost_buffer_frames == 7
