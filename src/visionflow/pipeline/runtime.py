@@ -21,29 +21,28 @@ never per object.
 
 from __future__ import annotations
 
-import enum
 import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 from visionflow.batching import FrameBatcher
 from visionflow.config import PipelineConfig, SourceConfig
-from visionflow.errors import PipelineStateError, SourceError
-from visionflow.events import DeliveryStats, Event
+from visionflow.errors import PipelineStateError
+from visionflow.events import Event
 from visionflow.pipeline.build import Components, build_components, open_stream_source
+from visionflow.pipeline.ingest import SourceThreads
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.stream_analytics import EventBatch
 from visionflow.pipeline.stream_events import StreamReporter
 from visionflow.pipeline.streams import StreamRecord, StreamStatus
+from visionflow.pipeline.summary import PipelineState, RunSummary
 from visionflow.sources.base import StreamState as SourceStreamState
-from visionflow.types import Detections, Frame, FrameBatch
+from visionflow.types import Detections, FrameBatch
 
 log = logging.getLogger(__name__)
 
-_PUT_POLL_S = 0.1
 _WAIT_SLICE_S = 0.1
 _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
@@ -51,52 +50,6 @@ _REFRESH_S = 0.5
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
 __all__ = ["BatchCallback", "Pipeline", "PipelineState", "RunSummary", "StreamStatus"]
-
-
-class PipelineState(enum.Enum):
-    """Lifecycle: NEW → RUNNING → (STOPPING →) FINISHED → CLOSED."""
-
-    NEW = "new"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    FINISHED = "finished"
-    CLOSED = "closed"
-
-
-@dataclass
-class RunSummary:
-    """What a finished run did: per-stream status, latencies and counts."""
-
-    streams: list[StreamStatus]
-    wall_s: float
-    frames: int
-    stats: LatencyStats
-    line_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
-    zone_counts: dict[str, dict[str, dict[str, dict[str, int]]]] = field(default_factory=dict)
-    events_written: int = 0
-    delivery: dict[str, DeliveryStats] = field(default_factory=dict)
-    """Per publisher: delivered, pending, dropped, retries, connected."""
-    interrupted: bool = False
-    error: str | None = None
-    batches: int = 0
-    """Model calls; ``frames / batches`` is the mean batch size."""
-    process_cpu_s: float = 0.0
-    """CPU seconds of the whole process (all threads) during the run."""
-    sink_cpu_s: dict[str, float] = field(default_factory=dict)
-    """CPU seconds of each sink thread (``events``, ``video``); delivery threads are in
-    :attr:`delivery` (``cpu_s``)."""
-    removed_streams: int = 0
-    """Streams removed with :meth:`Pipeline.remove_source` during the run (not in ``streams``)."""
-
-    @property
-    def fps(self) -> float:
-        """Frames processed per second of wall time, all streams together."""
-        return self.frames / self.wall_s if self.wall_s > 0 else 0.0
-
-    @property
-    def failed_streams(self) -> list[StreamStatus]:
-        """Streams that ended with an error."""
-        return [s for s in self.streams if s.error is not None]
 
 
 class Pipeline:
@@ -201,11 +154,14 @@ class Pipeline:
         for worker in comps.workers():
             worker.start()
         comps.publish(EventBatch(self._reporter.started(), ()))
+        self._source_threads = SourceThreads(
+            self._batcher, self.stats, self._stop, self._done, self._on_source_error
+        )
         for stream_id, record in self._records.items():
             self._batcher.register(stream_id, live=record.status.live)
         self._spawn("infer", self._infer_loop)
         for record in self._records.values():
-            self._start_source_thread(record)
+            self._source_threads.start(record)
 
     def add_source(self, source: SourceConfig) -> StreamStatus:
         """Add a stream to the running pipeline; the others are not paused.
@@ -242,7 +198,7 @@ class Pipeline:
             self.streams = {**self.streams, source.id: record.status}
             self._batcher.register(source.id, live=record.status.live)
             comps.publish(EventBatch(self._reporter.add(source.id), ()))
-        self._start_source_thread(record)
+        self._source_threads.start(record)
         log.info("stream %s added", source.id)
         return record.status
 
@@ -385,55 +341,9 @@ class Pipeline:
         thread.start()
         return thread
 
-    def _start_source_thread(self, record: StreamRecord) -> None:
-        thread = threading.Thread(
-            target=self._source_loop, args=(record,), name=f"source-{record.stream_id}", daemon=True
-        )
-        record.thread = thread
-        thread.start()
-
     def _drops_on_stop(self, record: StreamRecord) -> bool:
         policy = self.config.runtime.stop_policy
         return policy == "drop" or (policy == "auto" and record.status.live)
-
-    def _source_loop(self, record: StreamRecord) -> None:
-        status = record.status
-        source = record.source
-        try:
-            for frame in self._timed_frames(iter(source)):
-                status.frames_decoded += 1
-                if not self._hand_to_batcher(frame):
-                    break
-        except SourceError as exc:
-            self._on_source_error(record.stream_id, exc)
-        except Exception as exc:  # a bug in one source must not take the others down
-            log.debug("stream %s: source thread failed", record.stream_id, exc_info=True)
-            self._on_source_error(record.stream_id, exc)
-        finally:
-            record.batcher_dropped = max(
-                record.batcher_dropped, self._batcher.dropped(record.stream_id)
-            )
-            status.stopped = self._stop.is_set() or record.removed
-            if not record.removed:
-                source.close()
-            status.finished = True
-            self._batcher.end(record.stream_id)
-
-    def _hand_to_batcher(self, frame: Frame) -> bool:
-        """Queue ``frame`` (lossless lanes block); ``False`` once the stream must stop."""
-        while not self._batcher.put(frame, timeout_s=_PUT_POLL_S):
-            if self._done.is_set() or not self._batcher.is_open(frame.stream_id):
-                return False  # the run is over, or the stream was removed
-        return not self._stop.is_set()
-
-    def _timed_frames(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        while True:
-            t0 = time.perf_counter()
-            frame = next(frames, None)
-            if frame is None:
-                return
-            self.stats.add("decode", time.perf_counter() - t0)
-            yield frame
 
     def _on_source_state(
         self, stream_id: str, old: SourceStreamState, new: SourceStreamState, reason: str
