@@ -191,3 +191,32 @@ def test_1000_add_remove_cycles_leak_no_threads_fds_or_memory(
     assert fds_after == fds
     # A leak of one decoded frame (768x576 RGB = 1.3 MB) per cycle would be 1.3 GB.
     assert rss_after - rss < 40, (rss, rss_after)
+
+
+def test_interval_runs_the_model_on_every_third_frame_and_tracks_all(
+    models_dir: Path, onnx_cache_dir: Path, short_clip: Path, tmp_path: Path
+) -> None:
+    cfg = config(
+        models_dir,
+        onnx_cache_dir,
+        tmp_path,
+        [{"id": "clip", "uri": str(short_clip)}],
+        input_size=416,
+        detector={"interval": 2},
+        output={"video": False},
+    )
+    detected: set[int] = set()
+    tracked: dict[int, set[int]] = {}
+
+    def on_batch(batch: Any, detections: Any, tracks: Any) -> None:
+        for slot, frame in enumerate(batch.frames):
+            if len(detections.for_frame(slot)):
+                detected.add(frame.frame_number)
+            tracked[frame.frame_number] = set(tracks.for_frame(slot).track_id.tolist())
+
+    summary = Pipeline(cfg, on_batch=on_batch).run()
+    assert summary.streams[0].frames_processed == 40
+    assert detected and all(n % 3 == 0 for n in detected)  # the model saw frames 0, 3, 6, ...
+    # between two inferences the tracker predicts: the people confirmed on frame 30 are
+    # still there, with the same ids, on the skipped frames 31 and 32
+    assert tracked[30] and tracked[31] == tracked[30] and tracked[32] == tracked[30]

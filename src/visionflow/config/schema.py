@@ -126,6 +126,7 @@ class DetectorConfig(_Model):
     nms_iou: Annotated[float, Field(gt=0.0, le=1.0)] = 0.45
     classes: list[ClassRef] | None = None
     max_detections: Annotated[int, Field(ge=1, le=10000)] = 300
+    interval: Annotated[int, Field(ge=0, le=1000)] = 0
 
 
 class BatchingConfig(_Model):

@@ -31,6 +31,7 @@ from visionflow.batching import FrameBatcher
 from visionflow.config import PipelineConfig, SourceConfig
 from visionflow.errors import PipelineStateError
 from visionflow.events import Event
+from visionflow.pipeline import skipping
 from visionflow.pipeline.build import Components, build_components, open_stream_source
 from visionflow.pipeline.ingest import SourceThreads
 from visionflow.pipeline.stats import LatencyStats
@@ -384,13 +385,14 @@ class Pipeline:
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
         self._account_arrivals(batch)
         self._batches += 1
-        detections = comps.detector.detect_frames(batch.frames)
+        interval = self.config.detector.interval
+        detections = skipping.detect(comps.detector, batch, interval)
         timings = comps.detector.last_timings
         self.stats.add_many("preprocess", timings.preprocess_s, n)
         self.stats.add_many("inference", timings.inference_s, n)
         self.stats.add_many("postprocess", timings.postprocess_s, n)
         t0 = time.perf_counter()
-        tracks = comps.tracker.update(detections, [f.stream_id for f in batch.frames])
+        tracks = skipping.track(comps.tracker, batch, detections, interval)
         t1 = time.perf_counter()
         tracks = comps.analytics.roi_filter(batch, tracks)
         events = comps.analytics.update(batch, tracks)
