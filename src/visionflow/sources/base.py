@@ -56,6 +56,9 @@ ALLOWED_TRANSITIONS: dict[StreamState, frozenset[StreamState]] = {
 
 TERMINAL_STATES = frozenset({_S.FAILED, _S.ENDED, _S.STOPPED})
 
+HISTORY_LENGTH = 256
+"""State moves kept per stream (the oldest are forgotten first)."""
+
 StateCallback = Callable[[str, StreamState, StreamState, str], None]
 """``on_state(stream_id, old, new, reason)``; called on the thread that made the move."""
 
@@ -71,8 +74,9 @@ class SourceHealth:
     Attributes:
         stream_id: the stream's id.
         state: current lifecycle state.
-        history: every transition as ``(state, monotonic_s, reason)``, oldest
-            first, starting with ``(STARTING, t0, "created")``.
+        history: the latest :data:`HISTORY_LENGTH` transitions as
+            ``(state, monotonic_s, reason)``, oldest first, starting with
+            ``(STARTING, t0, "created")`` until that one is forgotten.
         reconnects: successful reconnections so far.
         attempts: connection attempts that failed since the last frame.
         last_error: the most recent error message (masked), or None.
@@ -161,9 +165,10 @@ class StateMachine:
         self._on_state = on_state
         self._lock = threading.Lock()
         self._state = StreamState.STARTING
-        self._history: list[tuple[StreamState, float, str]] = [
-            (StreamState.STARTING, time.monotonic(), "created")
-        ]
+        # Bounded: a camera that reconnects for weeks must not grow memory.
+        self._history: collections.deque[tuple[StreamState, float, str]] = collections.deque(
+            [(StreamState.STARTING, time.monotonic(), "created")], maxlen=HISTORY_LENGTH
+        )
 
     @property
     def state(self) -> StreamState:

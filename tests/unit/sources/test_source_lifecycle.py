@@ -158,3 +158,16 @@ def test_rate_meter_counts_frames_in_its_window() -> None:
     # window [1.96, 3.96] holds the ticks 49..99: 51 ticks, 50 intervals over 2.0 s
     assert meter.rate(3.96) == pytest.approx(25.0)
     assert meter.rate(100.0) == 0.0
+
+
+def test_history_is_bounded_for_a_camera_that_reconnects_for_weeks() -> None:
+    from visionflow.sources.base import HISTORY_LENGTH, StateMachine, StreamState
+
+    machine = StateMachine("cam")
+    machine.move(StreamState.STREAMING, "first frame")
+    for _ in range(HISTORY_LENGTH):
+        machine.move(StreamState.RECONNECTING, "connection reset")
+        machine.move(StreamState.STREAMING, "frame after reconnect")
+    history = machine.history
+    assert len(history) == HISTORY_LENGTH
+    assert history[-1][0] is StreamState.STREAMING  # the latest moves are the ones kept
