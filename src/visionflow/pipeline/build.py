@@ -41,6 +41,7 @@ from visionflow.tracking.factory import build_multistream_tracker
 log = logging.getLogger(__name__)
 
 ErrorCallback = Callable[[str, BaseException], None]
+_FALLBACK_FPS = 30.0
 
 
 def default_cache_dir() -> Path:
@@ -77,12 +78,24 @@ class Components:
         self.events.submit(batch)
 
     def attach_stream(self, stream_id: str, fps: float) -> None:
-        """Build the per-stream stages (analytics, video) of a stream added while running."""
+        """Build the per-stream stages (analytics, video) of a stream at ``fps`` frames/s."""
         assert self._config is not None
+        if fps <= 0:
+            log.warning(
+                "stream %s: frame rate unknown, assuming %.0f fps for dwell and loitering times",
+                stream_id,
+                _FALLBACK_FPS,
+            )
+            fps = _FALLBACK_FPS
         analytics = _stream_analytics(self._config, stream_id, fps, self._class_names)
         self.analytics.add(stream_id, analytics)
         if self._video_sink is not None:
-            self._video_sink.fps[stream_id] = fps or 30.0
+            self._video_sink.fps[stream_id] = fps
+
+    def ensure_stream(self, stream_id: str, fps: float) -> None:
+        """Attach ``stream_id`` at its first frame if its frame rate was unknown before."""
+        if not self.analytics.has(stream_id):
+            self.attach_stream(stream_id, fps)
 
     def detach_stream(self, stream_id: str) -> None:
         """Drop a removed stream's tracker and analytics state and finalise its video."""
@@ -159,8 +172,14 @@ def _build_stages(
 ) -> Components:
     detector = _detector(config, device)
     names = detector.class_names
+    # A live source learns its frame rate when it connects: its analytics (dwell and
+    # loitering times need the fps) are built at its first frame (Components.ensure_stream).
     analytics = AnalyticsHub(
-        {sid: _stream_analytics(config, sid, src.fps, names) for sid, src in sources.items()}
+        {
+            sid: _stream_analytics(config, sid, src.fps, names)
+            for sid, src in sources.items()
+            if src.fps > 0
+        }
     )
     tracker = build_multistream_tracker(config.tracker)
     sink = _video_sink(config, sources, names, stats) if config.output.video else None

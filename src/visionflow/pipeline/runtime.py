@@ -190,7 +190,8 @@ class Pipeline:
                 raise ValueError(f"stream id {source.id!r} is already in use; pick another id")
             opened = open_stream_source(source, self._on_source_state, comps.device)
             try:
-                comps.attach_stream(source.id, opened.fps)
+                if opened.fps > 0:  # else at its first frame, once the camera told its rate
+                    comps.attach_stream(source.id, opened.fps)
             except BaseException:
                 opened.close()
                 raise
@@ -382,6 +383,8 @@ class Pipeline:
         n = len(batch)
         if n == 0:
             return
+        for stream_id in {f.stream_id for f in batch.frames}:
+            comps.ensure_stream(stream_id, self._records[stream_id].source.fps)
         self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
         self._account_arrivals(batch)
         self._batches += 1

@@ -211,6 +211,10 @@ class AnalyticsHub:
         see a dict change size under them)."""
         self._streams = {**self._streams, stream_id: analytics}
 
+    def has(self, stream_id: str) -> bool:
+        """Whether ``stream_id``'s counters exist (built at its first frame when live)."""
+        return stream_id in self._streams
+
     def remove(self, stream_id: str) -> None:
         """Forget a removed stream's counters and state."""
         self._streams = {k: v for k, v in self._streams.items() if k != stream_id}

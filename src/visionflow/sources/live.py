@@ -334,24 +334,27 @@ class LiveSource:
                 raise _StallError(
                     f"pts did not advance for {self._stall_s:g} s (stuck at {last_raw})"
                 )
-            if offset is None:
+            if offset is None and pts is not None:  # the connection's first timestamp
                 offset = self._session_offset(pts)
-            self._deliver(pts, offset, image)
+            self._deliver(pts, offset or 0.0, image)
         return "end of stream"
 
-    def _session_offset(self, first_pts: float | None) -> float:
-        """Shift a new connection's timestamps so pts keeps increasing across reconnects."""
-        if self._frames_read == 0 or first_pts is None:
-            return 0.0
-        return self._last_pts + self._period() - first_pts
+    def _session_offset(self, first_pts: float) -> float:
+        """Shift a connection's timestamps: the stream starts at 0 (like a file; a camera's
+        raw RTP-derived pts start anywhere) and keeps increasing across reconnects."""
+        return self._next_pts() - first_pts
 
     def _period(self) -> float:
         return 1.0 / self._fps if self._fps > 0 else 1.0 / 30.0
 
+    def _next_pts(self) -> float:
+        """One frame after the last delivered frame; 0 for the stream's first frame."""
+        return self._last_pts + self._period() if self._frames_read else 0.0
+
     def _deliver(self, raw_pts: float | None, offset: float, image: ImageRGB) -> None:
-        pts = raw_pts + offset if raw_pts is not None else self._last_pts + self._period()
-        if pts <= self._last_pts:  # camera clock went back: keep the stream monotonic
-            pts = self._last_pts + self._period()
+        pts = raw_pts + offset if raw_pts is not None else self._next_pts()
+        if self._frames_read and pts <= self._last_pts:  # clock went back: stay monotonic
+            pts = self._next_pts()
         arrival_ns = time.monotonic_ns()
         frame = Frame(self.stream_id, self._frames_read, pts, arrival_ns, image)
         self._frames_read += 1

@@ -71,3 +71,21 @@ def test_camera_outage_recovers_while_the_other_camera_keeps_running(
     assert moves[moves.index("reconnecting") + 1 :].count("running") >= 1  # back to running
     stats = [e for e in events if e["type"] == "stream_stats" and e["stream_id"] == "flaky"]
     assert stats and stats[-1]["reconnects"] >= 1
+
+
+def test_a_cameras_frame_rate_is_learned_at_its_first_frame(
+    rtsp_server: RtspServer, models_dir: Path, onnx_cache_dir: Path, tmp_path: Path
+) -> None:
+    """An RTSP camera tells its rate only once connected (10 fps here, not the 30 fps
+    fallback): the recording plays at that rate and dwell times are computed with it."""
+    import av
+
+    data = base_config(models_dir, onnx_cache_dir, tmp_path, [])
+    data["sources"] = [{"id": "cam", "uri": rtsp_server.url()}]
+    data["model"]["input_size"] = 160
+    data["output"] = {"dir": str(tmp_path), "video": True}
+    with Pipeline(PipelineConfig.model_validate(data)) as pipeline:
+        _wait(lambda: pipeline.streams["cam"].frames_processed >= 10, 20, "frames")
+        pipeline.stop()
+    with av.open(str(tmp_path / "cam.mp4")) as container:
+        assert float(container.streams.video[0].average_rate) == 10.0

@@ -100,8 +100,9 @@ def test_missing_and_backward_pts_still_give_increasing_timestamps() -> None:
     source = _source(Script(ScriptedSession([5.0, None, 5.2, 4.0, 5.3])))
     pts = _drain(source, 5)
     source.close()
-    # None → last + 0.1; 4.0 (clock went back) → last + 0.1
-    assert pts == pytest.approx([5.0, 5.1, 5.2, 5.3, 5.3 + 1e-9], abs=0.11)
+    # the stream starts at 0 (raw 5.0); None → last + 0.1; 4.0 (clock went back) → last + 0.1;
+    # 5.3 → 0.3, not after the 0.3 just given → last + 0.1
+    assert pts == pytest.approx([0.0, 0.1, 0.2, 0.3, 0.4])
     assert all(b > a for a, b in itertools.pairwise(pts))
 
 
