@@ -220,3 +220,20 @@ def test_interval_runs_the_model_on_every_third_frame_and_tracks_all(
     # between two inferences the tracker predicts: the people confirmed on frame 30 are
     # still there, with the same ids, on the skipped frames 31 and 32
     assert tracked[30] and tracked[31] == tracked[30] and tracked[32] == tracked[30]
+
+
+def test_status_of_a_stream_that_could_not_open(
+    models_dir: Path, onnx_cache_dir: Path, short_clip: Path, tmp_path: Path
+) -> None:
+    cfg = config(
+        models_dir,
+        onnx_cache_dir,
+        tmp_path,
+        [{"id": "good", "uri": str(short_clip)}, {"id": "gone", "uri": str(tmp_path / "no.mp4")}],
+        output={"video": False},
+    )
+    with Pipeline(cfg) as pipeline:
+        gone = pipeline.stream_status("gone")
+        assert gone.state == "failed" and gone.error and "no.mp4" in gone.error
+        pipeline.wait(60)
+    assert pipeline.stream_status("good").frames_processed == 40

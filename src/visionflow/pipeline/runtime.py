@@ -308,9 +308,11 @@ class Pipeline:
     def stream_status(self, stream_id: str) -> StreamStatus:
         """Fresh status of one stream: state, fps in/out, drops, reconnects, frame age."""
         record = self._records.get(stream_id)
-        if record is None:
-            raise KeyError(f"no stream {stream_id!r}; current streams: {sorted(self._records)}")
-        return record.refresh(self._batcher.dropped(stream_id))
+        if record is not None:
+            return record.refresh(self._batcher.dropped(stream_id))
+        if stream_id in self.streams:  # a source that failed to open
+            return self.streams[stream_id]
+        raise KeyError(f"no stream {stream_id!r}; current streams: {sorted(self.streams)}")
 
     def summary(self) -> RunSummary:
         """A snapshot of progress, latencies and counts (valid while running too)."""
@@ -358,6 +360,7 @@ class Pipeline:
         status = self.streams.get(stream_id)
         if status is not None:
             status.error = str(exc)
+            status.state = "failed"
         log.error("stream %s failed: %s", stream_id, exc)
 
     def _infer_loop(self) -> None:
