@@ -7,12 +7,21 @@ commented ``default.yaml`` next to this module documents every option.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from visionflow.config._base import ClassRef
+from visionflow.config._base import ConfigModel as _Model
+from visionflow.config.analytics import (
+    AnalyticsConfig,
+    DirectionConfig,
+    LineConfig,
+    OvercrowdingConfig,
+    RoiConfig,
+    ZoneConfig,
+)
 from visionflow.config.publishers import (
     BrokerPublisherConfig,
     EventType,
@@ -26,69 +35,9 @@ from visionflow.config.publishers import (
     TlsConfig,
     WebhookPublisherConfig,
 )
-from visionflow.geometry import polygon_problem
+from visionflow.config.sources import ReconnectConfig, SourceConfig
 
 CONFIG_VERSION: Literal[1] = 1
-
-XY = tuple[float, float]
-Anchor = Literal[
-    "center", "bottom_center", "top_center", "bottom_left", "bottom_right", "top_left", "top_right"
-]
-ClassRef = int | str
-"""A class given by index into the model's names (``0``) or by name (``"person"``)."""
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
-
-
-class ReconnectConfig(_Model):
-    """Backoff of a live source: ``min(max_s, initial_s * multiplier**k)`` with jitter."""
-
-    initial_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 0.5
-    max_s: Annotated[float, Field(ge=0.0, le=3600.0)] = 10.0
-    multiplier: Annotated[float, Field(ge=1.0, le=10.0)] = 2.0
-    jitter: Literal["full", "equal", "none"] = "equal"
-    max_attempts: Annotated[int, Field(ge=1)] | None = None
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReconnectConfig:
-        if self.max_s < self.initial_s:
-            raise ValueError(f"max_s ({self.max_s}) must be >= initial_s ({self.initial_s})")
-        return self
-
-
-class SourceConfig(_Model):
-    """One input stream; the URI picks the kind (see ``sources.uri`` in default.yaml)."""
-
-    id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")]
-    uri: Annotated[str, Field(min_length=1)]
-    loop: bool = False
-    realtime: bool = False
-    fps: Annotated[float, Field(gt=0.0, le=1000.0)] | None = None
-    rtsp_transport: Literal["tcp", "udp"] = "tcp"
-    latency_ms: Annotated[int, Field(ge=0, le=60000)] | None = None
-    open_timeout_s: Annotated[float, Field(gt=0.0, le=600.0)] = 10.0
-    stall_timeout_s: Annotated[float, Field(gt=0.0, le=600.0)] = 5.0
-    reconnect: ReconnectConfig = ReconnectConfig()
-    video_size: Annotated[str, Field(pattern=r"^[1-9][0-9]{0,4}x[1-9][0-9]{0,4}$")] | None = None
-    input_format: str | None = None
-
-    @model_validator(mode="after")
-    def _options_fit_kind(self) -> SourceConfig:
-        from visionflow.sources.uri import classify_uri, misplaced_options
-
-        problems = misplaced_options(classify_uri(self.uri), set(self.model_fields_set))
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    @property
-    def kind(self) -> str:
-        """``file``, ``images``, ``rtsp``, ``http``, ``v4l2`` or ``synthetic``."""
-        from visionflow.sources.uri import classify_uri
-
-        return classify_uri(self.uri)
 
 
 class ModelConfig(_Model):
@@ -167,180 +116,6 @@ class TrackerConfig(_Model):
         return self
 
 
-LineMode = Literal["loose", "balanced", "strict"]
-"""How closely a crossing's movement must follow the line's reference direction
-(DeepStream nvdsanalytics' ``mode``); see :mod:`visionflow.analytics.lines`."""
-
-
-class LineConfig(_Model):
-    """A counting line: a segment (``start``/``end``) or a polyline (``points``).
-
-    'in' is crossing from the left to the right side of the line as drawn
-    (start → end, y down). Exactly one of ``start``+``end`` or ``points``.
-    """
-
-    name: Annotated[str, Field(min_length=1)]
-    start: XY | None = None
-    end: XY | None = None
-    points: Annotated[list[XY], Field(min_length=2)] | None = None
-    streams: list[str] | None = None
-    in_name: str = "in"
-    out_name: str = "out"
-    classes: list[ClassRef] | None = None
-    anchor: Anchor = "bottom_center"
-    min_frames: Annotated[int, Field(ge=1)] = 2
-    mode: LineMode = "loose"
-    direction: XY | None = None
-    recount_window_frames: Annotated[int, Field(ge=0)] = 30
-    recount_radius_px: Annotated[float, Field(gt=0.0)] = 50.0
-
-    @model_validator(mode="after")
-    def _one_geometry(self) -> LineConfig:
-        has_ends = self.start is not None or self.end is not None
-        if has_ends == (self.points is not None):
-            raise ValueError(
-                "a line needs exactly one of 'start' + 'end' (a segment) or 'points' "
-                "(a polyline), got " + ("both" if has_ends else "neither")
-            )
-        if has_ends and (self.start is None or self.end is None):
-            raise ValueError("a line given by 'start' also needs 'end' (and vice versa)")
-        pts = self.vertices
-        repeated = [i for i in range(1, len(pts)) if pts[i] == pts[i - 1]]
-        if repeated and self.points is None:
-            raise ValueError(f"line start and end are the same point {list(pts[0])}")
-        if repeated:
-            raise ValueError(
-                f"line points {repeated[0] - 1} and {repeated[0]} are the same point "
-                f"{list(pts[repeated[0]])}; consecutive points must differ"
-            )
-        if self.direction is not None:
-            dx, dy = self.direction
-            if dx == 0 and dy == 0:
-                raise ValueError("line direction must be a non-zero vector [dx, dy], got [0, 0]")
-            (x0, y0), (x1, y1) = pts[0], pts[-1]
-            if len(pts) == 2 and (x1 - x0) * dy - (y1 - y0) * dx == 0:
-                raise ValueError(
-                    f"line direction {list(self.direction)} is parallel to the line; "
-                    "it must point across it, towards the side counted crossings go to"
-                )
-        return self
-
-    @property
-    def vertices(self) -> list[XY]:
-        """The line's points in order: ``[start, end]`` or ``points``."""
-        if self.points is not None:
-            return list(self.points)
-        assert self.start is not None and self.end is not None  # the validator enforces it
-        return [self.start, self.end]
-
-
-class DirectionConfig(_Model):
-    """Direction detection: each track's heading matched against named directions.
-
-    ``directions`` maps a label to ``[[x1, y1], [x2, y2]]`` (DeepStream's
-    ``direction-<label>=x1;y1;x2;y2``: from the first point towards the second).
-    """
-
-    name: Annotated[str, Field(min_length=1)]
-    directions: Annotated[dict[str, tuple[XY, XY]], Field(min_length=1)]
-    streams: list[str] | None = None
-    classes: list[ClassRef] | None = None
-    anchor: Anchor = "bottom_center"
-    mode: LineMode = "balanced"
-    max_angle_deg: Annotated[float, Field(gt=0.0, le=180.0)] | None = None
-    history_frames: Annotated[int, Field(ge=1)] = 10
-    min_displacement_px: Annotated[float, Field(ge=0.0)] = 10.0
-    min_frames: Annotated[int, Field(ge=1)] = 3
-
-    @field_validator("directions")
-    @classmethod
-    def _non_zero(cls, directions: dict[str, tuple[XY, XY]]) -> dict[str, tuple[XY, XY]]:
-        for label, (a, b) in directions.items():
-            if not label:
-                raise ValueError("direction labels must be non-empty")
-            if a == b:
-                raise ValueError(
-                    f"direction {label!r} has the same start and end point {list(a)}; "
-                    "give two distinct points (from → towards)"
-                )
-        return directions
-
-
-def _check_polygon(polygon: list[XY]) -> list[XY]:
-    problem = polygon_problem(polygon)
-    if problem is not None:
-        raise ValueError(problem)  # the loader appends the value it got
-    return polygon
-
-
-class OvercrowdingConfig(_Model):
-    """Overcrowding alert of a zone (DeepStream's ``[overcrowding-stream-N]``).
-
-    The hysteresis is ``min_frames`` or ``min_duration_s`` (DeepStream's
-    ``time-threshold``, converted with the stream's fps), not both; 5 frames
-    when neither is given.
-    """
-
-    threshold: Annotated[int, Field(ge=1)]
-    min_frames: Annotated[int, Field(ge=1)] | None = None
-    min_duration_s: Annotated[float, Field(ge=0.0)] | None = None
-
-    @model_validator(mode="after")
-    def _one_hysteresis(self) -> OvercrowdingConfig:
-        if self.min_frames is not None and self.min_duration_s is not None:
-            raise ValueError(
-                f"give one of min_frames ({self.min_frames}) or min_duration_s "
-                f"({self.min_duration_s}), not both"
-            )
-        return self
-
-    def hysteresis_frames(self, fps: float) -> int:
-        """Frames the condition must hold (or not) before the alert starts (ends)."""
-        if self.min_duration_s is not None:
-            return max(1, math.ceil(self.min_duration_s * fps - 1e-9))
-        return self.min_frames if self.min_frames is not None else 5
-
-
-class ZoneConfig(_Model):
-    """A polygon zone: occupancy, enter/exit, dwell, loitering and overcrowding."""
-
-    name: Annotated[str, Field(min_length=1)]
-    polygon: Annotated[list[XY], Field(min_length=3)]
-    streams: list[str] | None = None
-    classes: list[ClassRef] | None = None
-    anchor: Anchor = "bottom_center"
-    min_frames: Annotated[int, Field(ge=1)] = 2
-    loitering_s: Annotated[float, Field(gt=0.0)] | None = None
-    overcrowding: OvercrowdingConfig | None = None
-    recount_window_frames: Annotated[int, Field(ge=0)] = 30
-    recount_radius_px: Annotated[float, Field(gt=0.0)] = 50.0
-
-    _valid_polygon = field_validator("polygon")(_check_polygon)
-
-
-class RoiConfig(_Model):
-    """A region of interest (DeepStream's ``[roi-filtering-stream-N]``): filters tracks."""
-
-    name: Annotated[str, Field(min_length=1)]
-    polygon: Annotated[list[XY], Field(min_length=3)]
-    inverse: bool = False
-    streams: list[str] | None = None
-    classes: list[ClassRef] | None = None
-    anchor: Anchor = "bottom_center"
-
-    _valid_polygon = field_validator("polygon")(_check_polygon)
-
-
-class AnalyticsConfig(_Model):
-    """Lines and zones; each applies to the listed streams (all when omitted)."""
-
-    roi: list[RoiConfig] = []
-    lines: list[LineConfig] = []
-    zones: list[ZoneConfig] = []
-    directions: list[DirectionConfig] = []
-    forget_frames: Annotated[int, Field(ge=1)] = 60
-
-
 class EventsConfig(_Model):
     """Where events go, and how often periodic events are made.
 
@@ -352,7 +127,7 @@ class EventsConfig(_Model):
     jsonl: bool = True
     counts_interval_s: Annotated[float, Field(ge=0.0)] = 1.0
     stats_interval_s: Annotated[float, Field(ge=0.0)] = 10.0
-    publishers: list[PublisherConfig] = []
+    publishers: list[PublisherConfig] = Field(default_factory=list)
     spool_dir: Path | None = None
     flush_timeout_s: Annotated[float, Field(ge=0.0)] = 10.0
 
