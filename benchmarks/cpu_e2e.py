@@ -59,11 +59,27 @@ DISTURBED_SHARE = 0.05
 
 
 def _demo_config(assets: Path, out_dir: Path) -> Any:
+    """The demo config, with the id-switch guard off (``recount_window_frames: 0``).
+
+    The naive prototype has no re-acquisition / id-switch guard, so events can only
+    agree one for one under the same counting rule; with the guard on (the default)
+    the demo's plaza counts 34 entries instead of 44 (re-acquired tracks continue
+    their visit).
+    """
     from visionflow.cli.demo import demo_config
 
     config = demo_config(assets)
+    analytics = config.analytics.model_copy(
+        update={
+            kind: [item.model_copy(update={"recount_window_frames": 0}) for item in items]
+            for kind, items in (
+                ("lines", config.analytics.lines),
+                ("zones", config.analytics.zones),
+            )
+        }
+    )
     output = config.output.model_copy(update={"dir": out_dir})
-    return config.model_copy(update={"output": output})
+    return config.model_copy(update={"output": output, "analytics": analytics})
 
 
 def _stage_dict(summary: Any) -> dict[str, dict[str, float]]:
