@@ -237,3 +237,40 @@ def test_status_of_a_stream_that_could_not_open(
         assert gone.state == "failed" and gone.error and "no.mp4" in gone.error
         pipeline.wait(60)
     assert pipeline.stream_status("good").frames_processed == 40
+
+
+def test_adding_a_slow_to_open_stream_does_not_pause_the_others(
+    models_dir: Path, onnx_cache_dir: Path, sample_mp4: Path, tmp_path: Path
+) -> None:
+    """An HTTP camera that accepts the connection and never answers keeps add_source()
+    waiting for its open timeout; the running stream must keep being processed."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    cfg = config(
+        models_dir,
+        onnx_cache_dir,
+        tmp_path,
+        [{"id": "main", "uri": str(sample_mp4), "loop": True}],
+        output={"video": False},
+    )
+    try:
+        with Pipeline(cfg, stay_open=True) as pipeline:
+            wait_until(lambda: pipeline.streams["main"].frames_processed >= 5)
+            before = pipeline.streams["main"].frames_processed
+            started = time.monotonic()
+            pipeline.add_source(
+                SourceConfig(
+                    id="silent", uri=f"http://127.0.0.1:{port}/live.m3u8", open_timeout_s=2.0
+                )
+            )
+            waited_s = time.monotonic() - started
+            during = pipeline.streams["main"].frames_processed - before
+            pipeline.remove_source("silent")
+    finally:
+        silent.close()
+    assert waited_s >= 1.5  # add_source really waited for the silent camera
+    assert during >= 10  # ~2 s of the main stream went through meanwhile

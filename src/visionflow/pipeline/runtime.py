@@ -185,11 +185,13 @@ class Pipeline:
             )
         comps = self._components
         assert comps is not None
+        self._check_new_id(source.id)
+        # Opening may take a while (a network handshake, an NVDEC session): outside the
+        # lock, so the other streams' batches keep flowing meanwhile.
+        opened = open_stream_source(source, self._on_source_state, comps.device)
         with self._streams_lock:
-            if source.id in self._records:
-                raise ValueError(f"stream id {source.id!r} is already in use; pick another id")
-            opened = open_stream_source(source, self._on_source_state, comps.device)
             try:
+                self._check_new_id(source.id)
                 if opened.fps > 0:  # else at its first frame, once the camera told its rate
                     comps.attach_stream(source.id, opened.fps)
             except BaseException:
@@ -203,6 +205,10 @@ class Pipeline:
         self._source_threads.start(record)
         log.info("stream %s added", source.id)
         return record.status
+
+    def _check_new_id(self, stream_id: str) -> None:
+        if stream_id in self._records:
+            raise ValueError(f"stream id {stream_id!r} is already in use; pick another id")
 
     def remove_source(self, stream_id: str, timeout_s: float | None = None) -> StreamStatus:
         """Stop a stream and release its decoder, thread, queue and per-stream state.
