@@ -274,3 +274,39 @@ def test_adding_a_slow_to_open_stream_does_not_pause_the_others(
         silent.close()
     assert waited_s >= 1.5  # add_source really waited for the silent camera
     assert during >= 10  # ~2 s of the main stream went through meanwhile
+
+
+def test_start_opens_slow_cameras_at_the_same_time(short_clip: Path) -> None:
+    """Three silent HTTP cameras (2 s open timeout each) delay opening by ~2 s, not ~6 s."""
+    import socket
+
+    from visionflow.pipeline.build import _open_sources
+
+    silent = [socket.socket() for _ in range(3)]
+    for sock in silent:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+    cameras = [
+        {"id": f"cam{i}", "uri": f"http://127.0.0.1:{s.getsockname()[1]}/x.m3u8"}
+        for i, s in enumerate(silent)
+    ]
+    for camera in cameras:
+        camera["open_timeout_s"] = 2.0
+    cfg = PipelineConfig.model_validate(
+        {
+            "sources": [{"id": "clip", "uri": str(short_clip)}, *cameras],
+            "model": {"kind": "onnx", "weights": "m.onnx", "names": "m.names"},
+        }
+    )
+    errors: list[str] = []
+    started = time.monotonic()
+    sources = _open_sources(cfg, lambda sid, exc: errors.append(sid), None, "cpu")
+    open_s = time.monotonic() - started
+    try:
+        assert list(sources) == ["clip", "cam0", "cam1", "cam2"] and errors == []  # in order
+    finally:
+        for sock in silent:
+            sock.close()
+        for source in sources.values():
+            source.close()
+    assert 1.5 <= open_s < 4.0, open_s  # one open timeout, not three in a row

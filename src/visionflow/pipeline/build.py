@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 ErrorCallback = Callable[[str, BaseException], None]
 _FALLBACK_FPS = 30.0
+_MAX_PARALLEL_OPENS = 16
 
 
 def default_cache_dir() -> Path:
@@ -233,14 +235,31 @@ def open_stream_source(
 def _open_sources(
     config: PipelineConfig, on_error: ErrorCallback, on_state: StateCallback | None, device: str
 ) -> dict[str, Source]:
+    """Open every source at once: a camera slow to answer (an HTTP open waits up to its
+    ``open_timeout_s``) does not delay the others' start."""
     sources: dict[str, Source] = {}
     errors: list[str] = []
-    for src in config.sources:
-        try:
-            sources[src.id] = open_stream_source(src, on_state, device)
-        except SourceError as exc:
+    # NVDEC sessions are created one after another: concurrent creation was never run on
+    # a GPU here.
+    workers = 1 if device != "cpu" else min(_MAX_PARALLEL_OPENS, len(config.sources))
+    with ThreadPoolExecutor(workers, thread_name_prefix="open-source") as pool:
+        opening = [
+            (src, pool.submit(open_stream_source, src, on_state, device)) for src in config.sources
+        ]
+    unexpected: BaseException | None = None
+    for src, future in opening:  # in config order; every future is done here
+        exc = future.exception()
+        if exc is None:
+            sources[src.id] = future.result()
+        elif isinstance(exc, SourceError):
             on_error(src.id, exc)
             errors.append(str(exc))
+        else:
+            unexpected = unexpected or exc
+    if unexpected is not None:  # not a source problem: release what opened, then raise
+        for source in sources.values():
+            source.close()
+        raise unexpected
     if not sources:
         raise SourceError("no source could be opened: " + "; ".join(errors))
     return sources
