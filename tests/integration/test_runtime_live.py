@@ -309,4 +309,5 @@ def test_start_opens_slow_cameras_at_the_same_time(short_clip: Path) -> None:
             sock.close()
         for source in sources.values():
             source.close()
-    assert 1.5 <= open_s < 4.0, open_s  # one open timeout, not three in a row
+    assert open_s >= 1.5, open_s  # the cameras' open timeout really ran
+    assert open_s < 4.0, open_s  # one open timeout, not three in a row
