@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.errors import ConfigError
 from visionflow.tracking import matching
+from visionflow.tracking._params import check_simple_tracker
 from visionflow.tracking._table import UNASSIGNED_ID, TrackState
 from visionflow.types import Detections
 
@@ -42,18 +42,13 @@ class IoUTracker:
         max_age_frames: int = 5,
         class_aware: bool = True,
     ) -> None:
-        bad = [
-            f"{name}: must be in [{lo}, {hi}] (got {value!r})"
-            for name, value, lo, hi in (
-                ("iou_threshold", iou_threshold, 0.0, 1.0),
-                ("confidence_threshold", confidence_threshold, 0.0, 1.0),
-                ("min_hits", min_hits, 1, np.iinfo(np.int32).max),
-                ("max_age_frames", max_age_frames, 0, np.iinfo(np.int32).max),
-            )
-            if not lo <= value <= hi
-        ]
-        if bad:
-            raise ConfigError("invalid IoUTracker parameters: " + "; ".join(bad), bad)
+        check_simple_tracker(
+            "IoUTracker",
+            iou_threshold=iou_threshold,
+            confidence_threshold=confidence_threshold,
+            min_hits=min_hits,
+            max_age_frames=max_age_frames,
+        )
         self.iou_threshold = iou_threshold
         self.confidence_threshold = confidence_threshold
         self.min_hits = int(min_hits)
