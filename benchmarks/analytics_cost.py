@@ -31,6 +31,12 @@ Usage::
     .venv/bin/python benchmarks/analytics_cost.py            # full, writes the JSON
     .venv/bin/python benchmarks/analytics_cost.py --quick    # smoke run, 1/10/50 tracks
 
+Multi-stream (``results_multi_stream``): the pipeline's analytics hub
+(``AnalyticsHub.roi_filter`` + ``update``, every kind of the scene on every
+stream) on batches of one frame from each of S streams (S = 1, 8, 32, 64,
+``--tracks-per-stream`` tracks each), timed per batch the same way; this is
+what the inference thread pays per batch with live streams.
+
 The result goes to ``benchmarks/results/analytics_cost.json`` (``--out``).
 """
 
@@ -55,6 +61,8 @@ from cpu_e2e import git_info, machine_info  # noqa: E402
 FRAME_WH = (1920, 1080)
 TRACK_COUNTS = (1, 10, 50, 100, 200, 500)
 QUICK_COUNTS = (1, 10, 50)
+STREAM_COUNTS = (1, 8, 32, 64)
+QUICK_STREAMS = (1, 8)
 CLASS_NAMES = ["person", "bicycle", "car"]
 FPS = 30.0
 
@@ -123,21 +131,100 @@ def _supported_scene(kinds: tuple[str, ...]) -> tuple[dict[str, Any], list[str]]
     return section, dropped
 
 
-def build_stage(analytics: dict[str, Any]) -> Any:
-    """The per-stream analytics stage the pipeline would build for ``analytics``."""
+def _config(analytics: dict[str, Any], n_streams: int = 1) -> Any:
     from visionflow.config import validate_mapping
-    from visionflow.pipeline import build
 
-    config = validate_mapping(
+    return validate_mapping(
         {
-            "sources": [{"id": "cam0", "uri": "cam0.mp4"}],
+            "sources": [{"id": f"cam{i}", "uri": f"cam{i}.mp4"} for i in range(n_streams)],
             "model": {"kind": "onnx", "weights": "m.onnx", "names": "m.names"},
             "analytics": analytics,
             "events": {"counts_interval_s": 1.0},
         },
         source="analytics_cost scene",
     )
-    return build._stream_analytics(config, "cam0", FPS, list(CLASS_NAMES))
+
+
+def build_stage(analytics: dict[str, Any]) -> Any:
+    """The per-stream analytics stage the pipeline would build for ``analytics``."""
+    from visionflow.pipeline import build
+
+    return build._stream_analytics(_config(analytics), "cam0", FPS, list(CLASS_NAMES))
+
+
+def build_hub(analytics: dict[str, Any], n_streams: int) -> Any:
+    """The pipeline's analytics hub for ``n_streams`` streams with the same scene."""
+    from visionflow.pipeline import build
+    from visionflow.pipeline.stream_analytics import AnalyticsHub
+
+    config = _config(analytics, n_streams)
+    names = list(CLASS_NAMES)
+    return AnalyticsHub(
+        {
+            f"cam{i}": build._stream_analytics(config, f"cam{i}", FPS, names)
+            for i in range(n_streams)
+        }
+    )
+
+
+def batches(n_streams: int, per_stream: int, n_frames: int, seed: int) -> list[tuple[Any, Any]]:
+    """Per batch: (FrameBatch of one frame per stream, the batch's tracks)."""
+    from visionflow.types import Detections, Frame, FrameBatch
+
+    image = np.zeros((FRAME_WH[1], FRAME_WH[0], 3), np.uint8)
+    streams = [trajectories(per_stream, n_frames, seed + s) for s in range(n_streams)]
+    out = []
+    for i in range(n_frames):
+        frames = tuple(Frame(f"cam{s}", i, i / FPS, 0, image) for s in range(n_streams))
+        parts = []
+        for s in range(n_streams):
+            det = streams[s][i]
+            det.frame_index = np.full(len(det), s, np.int32)
+            parts.append(det)
+        out.append((FrameBatch(frames), Detections.concatenate(parts)))
+    return out
+
+
+def time_hub(
+    make: Callable[[], Any], work: list[tuple[Any, Any]], warmup: int, repeats: int
+) -> dict[str, Any]:
+    """Time ``roi_filter`` + ``update`` per batch (after ``warmup`` batches), ``repeats`` times."""
+    medians, all_ns, events = [], [], 0
+    for _ in range(repeats):
+        hub = make()
+        for batch, det in work[:warmup]:
+            hub.update(batch, hub.roi_filter(batch, det))
+        times = []
+        for batch, det in work[warmup:]:
+            t0 = time.perf_counter_ns()
+            out = hub.update(batch, hub.roi_filter(batch, det))
+            times.append(time.perf_counter_ns() - t0)
+            events += len(out)
+        medians.append(statistics.median(times))
+        all_ns += times
+    timed = (len(work) - warmup) * repeats
+    return {
+        "median_us_per_batch": round(statistics.median(medians) / 1e3, 1),
+        "p90_us_per_batch": round(float(np.percentile(all_ns, 90)) / 1e3, 1),
+        "spread_us": [round(min(medians) / 1e3, 1), round(max(medians) / 1e3, 1)],
+        "events_per_batch": round(events / timed, 3),
+    }
+
+
+def run_multi(args: argparse.Namespace) -> dict[str, Any]:
+    section, _ = _supported_scene(("roi", "lines", "zones", "directions"))
+    out: dict[str, Any] = {}
+    for n in QUICK_STREAMS if args.quick else STREAM_COUNTS:
+        work = batches(n, args.tracks_per_stream, args.warmup + args.frames, args.seed)
+        cell = time_hub(lambda n=n: build_hub(section, n), work, args.warmup, args.repeats)
+        cell["median_us_per_frame"] = round(cell["median_us_per_batch"] / n, 1)
+        out[str(n)] = cell
+        print(
+            f"{n:>3} streams x {args.tracks_per_stream} tracks: "
+            f"{cell['median_us_per_batch']:>9.1f} µs/batch "
+            f"({cell['median_us_per_frame']:.1f} µs/frame, {cell['events_per_batch']} events)"
+        )
+    return out
 
 
 def trajectories(n_tracks: int, n_frames: int, seed: int) -> list[Any]:
@@ -212,7 +299,7 @@ def time_stage(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    counts = QUICK_COUNTS if args.quick else TRACK_COUNTS
+    counts = () if args.only_multi else QUICK_COUNTS if args.quick else TRACK_COUNTS
     kinds_all = ("roi", "lines", "zones", "directions")
     configs: dict[str, tuple[str, ...]] = {"all": kinds_all, "none": ()}
     configs.update({k: (k,) for k in kinds_all})
@@ -250,6 +337,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scene_not_supported": sorted(dropped),
         "results_us_per_frame": results,
         "slope_us_per_track": _slopes(results),
+        "tracks_per_stream": args.tracks_per_stream,
+        "results_multi_stream": run_multi(args),
     }
 
 
@@ -285,6 +374,8 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="untimed frames per repeat")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tracks-per-stream", type=int, default=10)
+    parser.add_argument("--only-multi", action="store_true", help="skip the per-track sweep")
     parser.add_argument(
         "--out", type=Path, default=HERE / "results" / "analytics_cost.json", help="JSON result"
     )

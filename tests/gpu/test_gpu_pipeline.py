@@ -60,6 +60,10 @@ def test_gpu_pipeline_processes_every_frame_of_every_stream(tmp_path: Path) -> N
     assert len(set(entered)) == 1 and entered[0] > 10  # same clip, same people, every stream
     events = [json.loads(x) for x in (tmp_path / "events.jsonl").read_text().splitlines()]
     assert sum(e["type"] == "zone_entered" for e in events) == sum(entered)
+    memory = summary.gpu_memory
+    assert memory is not None and memory.streams == 4
+    assert memory.model_mib > 1 and memory.per_stream_mib > 1
+    assert memory.total_mib > memory.model_mib + 4
 
 
 def test_gpu_pipeline_adds_and_removes_a_stream_while_running(tmp_path: Path) -> None:

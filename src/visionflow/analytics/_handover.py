@@ -12,8 +12,9 @@ zone counts a second entry and holds both until ``A`` is forgotten. A pair
 - ``B``'s first position is within ``radius_px`` of ``A``'s last one;
 - both have the same class.
 
-Entries are rare, so matching loops over the few entering tracks of a frame
-(nearest candidate first); the candidate search itself is vectorised.
+Entries are rare, so matching runs per zone with entries, and loops over its
+few entering tracks (nearest candidate first); the candidate search itself is
+vectorised.
 """
 
 from __future__ import annotations
@@ -27,19 +28,28 @@ Rows = npt.NDArray[np.intp]
 
 
 def match_handovers(
-    table: TrackTable, entering: Rows, frame_number: int, window_frames: int, radius_px: float
+    table: TrackTable,
+    zone_rows: slice,
+    entering: Rows,
+    frame_number: int,
+    *,
+    window_frames: int,
+    radius_px: float,
 ) -> tuple[Rows, Rows]:
     """``(new_rows, old_rows)``: entering tracks that continue a lost track's visit.
 
     Args:
-        table: the zone's track table (``inside``, ``last_seen``, ``first_seen``,
+        table: the zones' track table (``inside``, ``last_seen``, ``first_seen``,
             ``first_xy``, ``last_xy``, ``class_id`` columns).
-        entering: rows whose entry counts in this frame.
-        frame_number: the current frame.
+        zone_rows: the rows of the zone's tracks (a handover stays in its zone).
+        entering: rows (within ``zone_rows``) whose entry counts in this frame.
+        frame_number: the current frame of the zone's stream.
         window_frames: longest gap between ``A``'s last and ``B``'s first sighting.
         radius_px: largest distance between those two positions.
     """
-    lost = np.flatnonzero(table["inside"] & (table["last_seen"] < frame_number))
+    start = zone_rows.start or 0
+    zone_inside = table["inside"][zone_rows] & (table["last_seen"][zone_rows] < frame_number)
+    lost = start + np.flatnonzero(zone_inside)
     if not len(lost) or not len(entering) or window_frames <= 0:
         return np.zeros(0, np.intp), np.zeros(0, np.intp)
     gap = table["first_seen"][entering][:, None] - table["last_seen"][lost][None, :]

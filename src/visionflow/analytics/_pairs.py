@@ -25,7 +25,7 @@ A single-stream counter (``LineCounter`` …) is a bank with one unit on stream
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -68,6 +68,7 @@ class Round:
     stream: I64
     frame_number: I64
     stream_frame: I64
+    _anchors: dict[str, Points] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def single(cls, tracks: Detections, frame_number: int, owner: str) -> Round:
@@ -89,21 +90,26 @@ class Round:
         slot_stream: Sequence[int],
         slot_frame: Sequence[int],
         num_streams: int,
+        *,
         owner: str = "analytics",
+        slots: Sequence[int] | None = None,
     ) -> Round:
         """The round of the frames ``tracks.frame_index`` points to (one slot per stream).
 
         Args:
             tracks: rows of the round's slots; ``frame_index`` is the slot.
-            slot_stream: stream index of each slot (distinct).
-            slot_frame: frame number of each slot.
+            slot_stream: stream index of each slot of the batch.
+            slot_frame: frame number of each slot of the batch.
             num_streams: number of stream indices in use (size of ``stream_frame``).
             owner: name used in error messages.
+            slots: the slots of this round (their streams distinct); ``None`` =
+                every slot. ``tracks`` must hold rows of these slots only.
         """
         streams = np.asarray(slot_stream, np.int64)
         frames = np.asarray(slot_frame, np.int64)
         stream_frame = np.full(num_streams, -1, np.int64)
-        stream_frame[streams] = frames
+        active = slice(None) if slots is None else np.asarray(slots, np.intp)
+        stream_frame[streams[active]] = frames[active]
         slot = tracks.frame_index
         row_stream, row_frame = streams[slot], frames[slot]
         check_ids(row_stream, tracks.track_id, owner)
@@ -111,6 +117,13 @@ class Round:
 
     def __len__(self) -> int:
         return len(self.stream)
+
+    def anchors(self, anchor: str) -> Points:
+        """``[N, 2]`` the rows' ``anchor`` points, computed once per round and anchor."""
+        points = self._anchors.get(anchor)
+        if points is None:
+            points = self._anchors[anchor] = self.tracks.anchors(anchor)
+        return points
 
     def frame_of(self, streams: I64) -> I64:
         """``[K]`` frame number of each stream index in this round, ``-1`` when absent."""
@@ -188,6 +201,27 @@ def key_tracks(keys: I64) -> I64:
     return tracks
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """How the live units of a bank are laid out (see :meth:`Units._plan`).
+
+    Attributes:
+        by_stream: live unit indices ordered by stream (stable).
+        unit_streams: their streams, ascending.
+        ascending: live unit indices, ascending.
+        one_stream: the stream when every live unit has the same one, else -1.
+        one_anchor: the anchor when every live unit uses the same one, else -1.
+        all_classes: every live unit watches every class.
+    """
+
+    by_stream: Rows
+    unit_streams: I64
+    ascending: Rows
+    one_stream: int
+    one_anchor: int
+    all_classes: bool
+
+
 class Units:
     """The units of one bank: each unit's stream, class filter, anchor and parameters.
 
@@ -208,6 +242,7 @@ class Units:
         }
         self._all_classes = np.zeros(0, bool)
         self._classes = np.zeros((0, 0), bool)  # [U, C] watched classes when not all
+        self._cached_plan: _Plan | None = None
 
     def __len__(self) -> int:
         return len(self.stream)
@@ -215,9 +250,7 @@ class Units:
     def __getitem__(self, name: str) -> npt.NDArray[Any]:
         return self.columns[name]
 
-    def add(
-        self, stream: int, class_ids: frozenset[int] | None, anchor: str, **params: Any
-    ) -> int:
+    def add(self, stream: int, class_ids: frozenset[int] | None, anchor: str, **params: Any) -> int:
         """Register a unit of ``stream``; return its index.
 
         Raises:
@@ -234,32 +267,40 @@ class Units:
             col = self.columns[name]
             self.columns[name] = np.append(col, np.asarray(value, col.dtype))
         self._add_classes(class_ids)
+        self._cached_plan = None
         return unit
 
     def remove_stream(self, stream: int) -> Rows:
         """Mark ``stream``'s units dead; return their indices."""
         dead = np.flatnonzero(self.stream == stream)
         self.stream[dead] = -1
+        self._cached_plan = None
         return dead
 
     def pairs(self, rnd: Round) -> Pairs:
         """Every (row, unit) of the round whose unit watches the row's class."""
-        live = np.flatnonzero(self.stream >= 0)
-        if not len(live) or not len(rnd):
+        plan = self._plan()
+        by_stream, unit_streams = plan.by_stream, plan.unit_streams
+        n = len(rnd)
+        if not len(by_stream) or not n:
             return Pairs(np.zeros(0, np.intp), np.zeros(0, np.intp))
-        # Units by stream; for each row, the block of its stream's units.
-        by_stream = live[np.argsort(self.stream[live], kind="stable")]
-        unit_streams = self.stream[by_stream]
-        start = np.searchsorted(unit_streams, rnd.stream, side="left")
-        count = np.searchsorted(unit_streams, rnd.stream, side="right") - start
-        total = int(count.sum())
-        row = np.repeat(np.arange(len(rnd), dtype=np.intp), count)
-        first = np.repeat(np.cumsum(count) - count, count)
-        unit = by_stream[np.repeat(start, count) + (np.arange(total) - first)]
-        keep = self.watches(unit, rnd.tracks.class_id[row])
-        row, unit = row[keep], unit[keep]
-        order = np.lexsort((row, unit))
-        return Pairs(row[order], unit[order].astype(np.intp))
+        if plan.one_stream >= 0 and bool((rnd.stream == plan.one_stream).all()):
+            # One stream (a single-stream counter, or one camera): every row × every unit.
+            row = np.tile(np.arange(n, dtype=np.intp), len(by_stream))
+            unit = np.repeat(plan.ascending, n)
+        else:  # for each row, the block of its stream's units
+            start = np.searchsorted(unit_streams, rnd.stream, side="left")
+            count = np.searchsorted(unit_streams, rnd.stream, side="right") - start
+            total = int(count.sum())
+            row = np.repeat(np.arange(n, dtype=np.intp), count)
+            first = np.repeat(np.cumsum(count) - count, count)
+            unit = by_stream[np.repeat(start, count) + (np.arange(total) - first)]
+            order = np.argsort(unit, kind="stable")  # rows stay ascending within a unit
+            row, unit = row[order], unit[order]
+        if not plan.all_classes:
+            keep = self.watches(unit, rnd.tracks.class_id[row])
+            row, unit = row[keep], unit[keep]
+        return Pairs(row, unit.astype(np.intp, copy=False))
 
     def watches(
         self, unit: npt.NDArray[np.integer[Any]], class_id: npt.NDArray[np.integer[Any]]
@@ -274,12 +315,33 @@ class Units:
 
     def points(self, rnd: Round, pairs: Pairs) -> Points:
         """``[P, 2]`` each pair's anchor point (its unit's anchor of its row's box)."""
+        plan = self._plan()
+        if plan.one_anchor >= 0:
+            one: Points = rnd.anchors(ANCHORS[plan.one_anchor])[pairs.row]
+            return one
         out = np.zeros((len(pairs), 2))
         kinds = self.anchor[pairs.unit]
         for kind in np.unique(kinds).tolist():  # a handful of anchor kinds at most
             sel = kinds == kind
-            out[sel] = rnd.tracks.anchors(ANCHORS[kind])[pairs.row[sel]]
+            out[sel] = rnd.anchors(ANCHORS[kind])[pairs.row[sel]]
         return out
+
+    def _plan(self) -> _Plan:
+        """The live units' layout, recomputed only after units were added or removed."""
+        if self._cached_plan is None:
+            live = np.flatnonzero(self.stream >= 0)
+            by_stream = live[np.argsort(self.stream[live], kind="stable")]
+            streams = np.unique(self.stream[live])
+            anchors = np.unique(self.anchor[live])
+            self._cached_plan = _Plan(
+                by_stream=by_stream,
+                unit_streams=self.stream[by_stream],
+                ascending=live,
+                one_stream=int(streams[0]) if len(streams) == 1 else -1,
+                one_anchor=int(anchors[0]) if len(anchors) == 1 else -1,
+                all_classes=bool(self._all_classes[live].all()),
+            )
+        return self._cached_plan
 
     def _add_classes(self, class_ids: frozenset[int] | None) -> None:
         self._all_classes = np.append(self._all_classes, class_ids is None)

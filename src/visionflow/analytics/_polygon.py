@@ -1,5 +1,10 @@
 """Vectorised point-in-polygon (even-odd ray casting), points × edges in one pass.
 
+:func:`inside_polygons` tests points against different polygons at once (one
+polygon per point, e.g. every zone of every stream): the edges of all
+polygons are padded to the longest one with edges that never straddle a ray,
+so the result is bit-identical to :func:`inside_polygon` on each polygon.
+
 The test is half-open: a point exactly on an edge is inside on the left and
 top edges of a square and outside on its right and bottom edges, so of two
 polygons that share an edge, a point exactly on it is inside exactly one of
@@ -9,10 +14,13 @@ edge gives bit-identical results in both polygons).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
 
 Points = npt.NDArray[np.float64]
+Rows = npt.NDArray[np.intp]
 Edges = tuple[Points, Points, Points, Points]
 
 
@@ -38,8 +46,42 @@ def inside_polygon(points: Points, edges: Edges) -> npt.NDArray[np.bool_]:
         points: ``[N, 2]`` x, y in pixels.
         edges: from :func:`polygon_edges`.
     """
+    return _odd_crossings(points, edges)  # each [V], broadcast against [N, 1]
+
+
+def stack_edges(polygons: Sequence[Edges]) -> Edges:
+    """``[U, Emax]`` edges of several polygons (from :func:`polygon_edges`), padded.
+
+    Padding edges have ``y_low == y_high``: they never straddle a ray, so
+    they add no crossing.
+    """
+    width = max((len(edges[0]) for edges in polygons), default=0)
+    out = [np.zeros((len(polygons), width)) for _ in range(4)]
+    for i, edges in enumerate(polygons):
+        for col, values in zip(out, edges, strict=True):
+            col[i, : len(values)] = values
+    return out[0], out[1], out[2], out[3]
+
+
+def inside_polygons(points: Points, edges: Edges, which: Rows) -> npt.NDArray[np.bool_]:
+    """``[N]`` bool: whether each point lies inside its own polygon.
+
+    Args:
+        points: ``[N, 2]`` x, y in pixels.
+        edges: ``[U, Emax]`` from :func:`stack_edges`.
+        which: ``[N]`` polygon (row of ``edges``) of each point.
+    """
     x0, y0, y1, dx_per_dy = edges
-    px, py = points[:, :1], points[:, 1:]  # [N, 1] each, broadcast against [V]
+    return _odd_crossings(points, (x0[which], y0[which], y1[which], dx_per_dy[which]))
+
+
+def _odd_crossings(points: Points, edges: Edges) -> npt.NDArray[np.bool_]:
+    """Whether a rightward ray from each point crosses an odd number of edges.
+
+    ``edges`` are ``[V]`` (one polygon for all points) or ``[N, V]`` (one per point).
+    """
+    x0, y0, y1, dx_per_dy = edges
+    px, py = points[:, :1], points[:, 1:]  # [N, 1] each
     straddles = (y0 > py) != (y1 > py)  # [N, V]
     x_at_py = x0 + dx_per_dy * (py - y0)
     crossings: npt.NDArray[np.intp] = np.count_nonzero(straddles & (px < x_at_py), axis=1)

@@ -81,42 +81,10 @@ class TrackTable:
             self.columns[name] = np.concatenate([col, fill])[order]
 
 
-def check_track_ids(track_ids: npt.NDArray[np.int64], owner: str) -> None:
-    """Raise ``ValueError`` unless every id is positive and unique in the frame.
-
-    Args:
-        track_ids: ``[N]`` track ids of one frame of one stream.
-        owner: name used in the error message (``LineCounter 'gate'``).
-    """
-    if len(track_ids) and int(track_ids.min()) <= 0:
-        raise ValueError(
-            f"{owner}: track_id must be positive (confirmed tracks only), "
-            f"got {track_ids[track_ids <= 0].tolist()}; hint: run a tracker before analytics"
-        )
-    ordered = np.sort(track_ids)
-    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
-    if len(repeated):
-        raise ValueError(
-            f"{owner}: track_id must be unique within a frame, got repeats {repeated.tolist()}; "
-            "hint: pass the tracks of one frame of one stream"
-        )
-
-
 def check_positive(name: str, value: int) -> None:
     """Raise ``ValueError`` unless ``value`` is an int >= 1."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-
-
-def class_mask(
-    class_id: npt.NDArray[np.int32], class_ids: frozenset[int] | None
-) -> npt.NDArray[np.bool_]:
-    """``[N]`` bool: rows whose class passes the filter (``None`` keeps all)."""
-    if class_ids is None:
-        return np.ones(len(class_id), bool)
-    if len(class_ids) == 1:
-        return np.equal(class_id, next(iter(class_ids)))
-    return np.isin(class_id, np.fromiter(class_ids, np.int64, len(class_ids)))
 
 
 def count_by_class(class_id: npt.NDArray[np.integer[Any]]) -> dict[int, int]:

@@ -20,6 +20,10 @@ matching direction this frame (it keeps the established one).
 it was the match in ``min_frames`` consecutive observations; a change event is
 made when a track's direction is first established and whenever it changes.
 
+**Many streams.** A :class:`~visionflow.analytics.direction_bank.DirectionBank`
+holds the detectors of every stream and advances them all in one pass per
+round; a standalone detector is a bank of one detector.
+
 Angles in events are screen angles: ``heading_deg = atan2(dy, dx)`` in degrees
 with ``y`` down, so 0 is rightwards and 90 is down the picture.
 """
@@ -28,13 +32,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.analytics._table import TrackTable, check_positive, check_track_ids, class_mask
+from visionflow.analytics._pairs import Round
+from visionflow.analytics._table import check_positive
 from visionflow.analytics.lines import MAX_ANGLE_DEG, Mode
 from visionflow.types import Detections
+
+if TYPE_CHECKING:
+    from visionflow.analytics.direction_bank import DirectionBank
 
 NONE = -1
 """Direction index meaning "no direction"."""
@@ -80,7 +89,10 @@ class DirectionStates:
 class DirectionDetector:
     """Finds each track's heading among named directions (see the module docstring).
 
-    One instance per stream; not thread-safe.
+    One instance per stream; not thread-safe. Standalone, a detector is a
+    :class:`~visionflow.analytics.direction_bank.DirectionBank` of one unit fed
+    by :meth:`update`; once added to a bank (the pipeline's, with every
+    detector of every stream) it is a view of its unit, and the bank updates it.
 
     Args:
         name: name of the detector (used in events and errors).
@@ -124,7 +136,7 @@ class DirectionDetector:
         Detections.empty().anchors(anchor)  # validates the anchor name early
         self.name = name
         self.labels: tuple[str, ...] = tuple(directions)
-        self._unit = _unit_vectors(name, directions)
+        self._unit_vectors = _unit_vectors(name, directions)
         self.class_ids = class_ids
         self.anchor = anchor
         self.max_angle_deg = angle
@@ -134,29 +146,24 @@ class DirectionDetector:
         self.min_displacement_px = float(min_displacement_px)
         self.min_frames = min_frames
         self.forget_frames = forget_frames
-        self._table = TrackTable(
-            {
-                "history": np.zeros((history_frames + 1, 2)),
-                "seen": np.int32(0),
-                "candidate": np.int64(NONE),
-                "streak": np.int32(0),
-                "current": np.int64(NONE),
-                "last_seen": np.int64(0),
-            }
-        )
+        from visionflow.analytics.direction_bank import DirectionBank  # it imports this module
+
+        self._bank = DirectionBank()  # private until a bank adopts the detector
+        self._unit = self._bank._register(0, self)
+        self._adopted = False
 
     @property
     def num_tracks(self) -> int:
         """Number of tracks whose state is held (bounded by ``forget_frames``)."""
-        return len(self._table)
+        return self._bank.num_tracks(self._unit)
 
     def reset(self) -> None:
         """Forget every track."""
-        self._table.clear()
+        self._bank.reset(self._unit)
 
     def states(self) -> DirectionStates:
         """The established direction of every held track (copies)."""
-        return DirectionStates(self._table.ids.copy(), self._table["current"].copy())
+        return self._bank.states(self._unit)
 
     def update(self, tracks: Detections, frame_number: int) -> DirectionChanges:
         """Advance by one frame; return the tracks whose direction was set or changed.
@@ -164,64 +171,23 @@ class DirectionDetector:
         Args:
             tracks: confirmed tracks of one frame of this stream.
             frame_number: 0-based frame number within the stream.
+
+        Raises:
+            RuntimeError: the detector belongs to a bank (update the bank instead).
+            ValueError: a track id is not positive or repeats.
         """
-        rows = np.flatnonzero(class_mask(tracks.class_id, self.class_ids))
-        track_ids = tracks.track_id[rows]
-        check_track_ids(track_ids, f"DirectionDetector {self.name!r}")
-        index = self._table.locate(track_ids)
-        self._table["last_seen"][index] = frame_number
-        heading = self._push(index, tracks.anchors(self.anchor)[rows])
-        changed, previous = self._debounce(index, self._match(heading))
-        picked = rows[changed]
-        h = heading[changed]
-        result = DirectionChanges(
-            row=picked.astype(np.int64),
-            track_id=track_ids[changed],
-            class_id=tracks.class_id[picked],
-            direction=self._table["current"][index[changed]].astype(np.int64),
-            previous=previous[changed],
-            heading_deg=np.degrees(np.arctan2(h[:, 1], h[:, 0])),
-        )
-        # Last: dropping rows invalidates ``index``.
-        self._table.keep(frame_number - self._table["last_seen"] < self.forget_frames)
-        return result
+        owner = f"DirectionDetector {self.name!r}"
+        if self._adopted:
+            raise RuntimeError(
+                f"{owner} belongs to a DirectionBank; hint: call the bank's update(round), "
+                "which advances every detector it holds"
+            )
+        changes = self._bank.update(Round.single(tracks, frame_number, owner))
+        return changes[self._unit] if changes else _no_changes()
 
-    def _push(
-        self, index: npt.NDArray[np.intp], points: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.float64]:
-        """Append ``points`` to the rows' histories; return ``[N, 2]`` headings."""
-        t = self._table
-        history = np.concatenate([t["history"][index][:, 1:], points[:, None, :]], axis=1)
-        t["history"][index] = history
-        seen = np.minimum(t["seen"][index] + 1, self.history_frames + 1)
-        t["seen"][index] = seen
-        oldest = history[np.arange(len(index)), self.history_frames + 1 - seen]
-        heading: npt.NDArray[np.float64] = points - oldest
-        return heading
-
-    def _match(self, heading: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
-        """``[N]`` best direction index per heading, ``-1`` for none."""
-        length = np.linalg.norm(heading, axis=1)
-        moving = (length >= max(self.min_displacement_px, 1e-9)) & (length > 0)
-        cos = (heading @ self._unit.T) / np.maximum(length, 1e-12)[:, None]  # [N, L]
-        best = np.argmax(cos, axis=1)
-        best_cos = cos[np.arange(len(cos)), best]
-        ok = best_cos > 0.0 if self._loose else best_cos >= self._min_cos - 1e-12
-        return np.where(moving & ok, best, NONE).astype(np.int64)
-
-    def _debounce(
-        self, index: npt.NDArray[np.intp], candidate: npt.NDArray[np.int64]
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.int64]]:
-        """Update streaks; return (changed mask, previous direction)."""
-        t = self._table
-        same = candidate == t["candidate"][index]
-        streak = np.where(candidate == NONE, 0, np.where(same, t["streak"][index] + 1, 1))
-        t["candidate"][index] = candidate
-        t["streak"][index] = streak
-        previous = t["current"][index].astype(np.int64)
-        changed = (candidate != NONE) & (streak >= self.min_frames) & (candidate != previous)
-        t["current"][index[changed]] = candidate[changed]
-        return changed, previous
+    def _attach(self, bank: DirectionBank, unit: int) -> None:
+        """Become a view of ``unit`` of ``bank`` (by :meth:`DirectionBank.add`)."""
+        self._bank, self._unit, self._adopted = bank, unit, True
 
 
 def _unit_vectors(
@@ -239,3 +205,10 @@ def _unit_vectors(
         )
     unit: npt.NDArray[np.float64] = vectors / norms[:, None]
     return unit
+
+
+def _no_changes() -> DirectionChanges:
+    i64 = np.zeros(0, np.int64)
+    return DirectionChanges(
+        i64, i64.copy(), np.zeros(0, np.int32), i64.copy(), i64.copy(), np.zeros(0)
+    )

@@ -70,23 +70,19 @@ the scene against double counts; keep it short (about a second).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.analytics._polyline import path_hits, polyline_sides
-from visionflow.analytics._recount import RecentCrossings, unit_direction
-from visionflow.analytics._table import (
-    TrackTable,
-    check_positive,
-    check_track_ids,
-    class_mask,
-    count_by_class,
-)
+from visionflow.analytics._pairs import Round
+from visionflow.analytics._recount import unit_direction
+from visionflow.analytics._table import check_positive
+from visionflow.analytics.line_bank import LineBank, LineCrossings, LineSpec
 from visionflow.geometry import Line, Polyline
 from visionflow.types import Detections
+
+__all__ = ["MAX_ANGLE_DEG", "LineBank", "LineCounter", "LineCrossings", "Mode"]
 
 Points = npt.NDArray[np.float64]
 Mode = Literal["loose", "balanced", "strict"]
@@ -94,41 +90,16 @@ MAX_ANGLE_DEG: dict[str, float] = {"loose": 90.0, "balanced": 60.0, "strict": 30
 """Largest angle between a crossing's movement and its reference, per mode."""
 
 
-@dataclass(frozen=True, slots=True)
-class LineCrossings:
-    """Crossings counted by one :meth:`LineCounter.update`, one row per crossing.
-
-    Attributes:
-        row: ``[K]`` int64 row of the crossing track in the ``tracks`` passed in.
-        track_id: ``[K]`` int64 track id.
-        class_id: ``[K]`` int32 class of the track in this frame.
-        direction_in: ``[K]`` bool, ``True`` for *in*, ``False`` for *out*.
-    """
-
-    row: npt.NDArray[np.int64]
-    track_id: npt.NDArray[np.int64]
-    class_id: npt.NDArray[np.int32]
-    direction_in: npt.NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return len(self.row)
-
-
-def side_of(points: Points, segment: Points) -> npt.NDArray[np.int8]:
-    """``[N]`` side of each point: ``+1`` right (in), ``-1`` left (out), ``0`` on the line.
-
-    Args:
-        points: ``[N, 2]`` x, y in pixels.
-        segment: ``[V, 2]`` line points in order (a segment when ``V = 2``).
-    """
-    return polyline_sides(points, segment)
-
-
 class LineCounter:
     """Counts tracks crossing a segment or polyline, per direction and class.
 
     See the module docstring for the exact rule, the modes and the
-    re-acquisition window. One instance per stream; not thread-safe.
+    re-acquisition window. A counter is one unit of a :class:`LineBank`: on
+    its own it is the only unit of a private bank and :meth:`update` advances
+    it by one frame; once adopted by a shared bank (:meth:`LineBank.add`, the
+    pipeline's way: every line of every stream in one pass per round) it is a
+    view of its unit there (:meth:`counts`, :meth:`reset`, :attr:`num_tracks`,
+    :attr:`suppressed_recounts`) and only the bank advances it. Not thread-safe.
 
     Args:
         name: name of the line (used in events and errors).
@@ -185,44 +156,48 @@ class LineCounter:
         self.mode = mode
         self.recount_window_frames = recount_window_frames
         self.recount_radius_px = float(recount_radius_px)
-        self._vertices = self.line.as_array()
-        self._direction = unit_direction(direction, self._vertices)
-        self._min_cos = float(np.cos(np.radians(MAX_ANGLE_DEG[mode])))
-        self._recent = RecentCrossings()
-        self.suppressed_recounts = 0
-        self._counts: dict[str, dict[int, int]] = {in_name: {}, out_name: {}}
-        self._table = TrackTable(
-            {
-                "settled_side": np.int8(0),  # 0 until first seen off the line
-                "observed_side": np.int8(0),  # side of the latest off-line observation
-                "settled_xy": np.zeros(2),
-                "first_new_xy": np.zeros(2),
-                "pending": np.int32(0),
-                "first_seen": np.int64(-1),
-                "last_seen": np.int64(0),
-            }
+        vertices = self.line.as_array()
+        self._spec = LineSpec(
+            vertices=vertices,
+            in_name=in_name,
+            out_name=out_name,
+            class_ids=class_ids,
+            anchor=anchor,
+            min_frames=min_frames,
+            forget_frames=forget_frames,
+            loose=mode == "loose",
+            min_cos=float(np.cos(np.radians(MAX_ANGLE_DEG[mode]))),
+            direction=unit_direction(direction, vertices),
+            recount_window_frames=recount_window_frames,
+            recount_radius_px=self.recount_radius_px,
         )
+        # Set by LineBank.add when a shared bank adopts this counter.
+        self._bank = LineBank()
+        self._unit = self._bank._register(0, self._spec)
+        self._adopted = False
 
     @property
     def num_tracks(self) -> int:
         """Number of tracks whose state is held (bounded by ``forget_frames``)."""
-        return len(self._table)
+        return self._bank.num_tracks(self._unit)
+
+    @property
+    def suppressed_recounts(self) -> int:
+        """Crossings suppressed as re-acquisitions of a lost track so far."""
+        return self._bank.suppressed_recounts(self._unit)
 
     @property
     def vertices(self) -> Points:
         """``[V, 2]`` the line's points in pixels (a copy)."""
-        return self._vertices.copy()
+        return self._spec.vertices.copy()
 
     def reset(self) -> None:
         """Forget every track and recent crossing, and zero the counts."""
-        self._table.clear()
-        self._recent = RecentCrossings()
-        self.suppressed_recounts = 0
-        self._counts = {self.in_name: {}, self.out_name: {}}
+        self._bank.reset(self._unit)
 
     def counts(self) -> dict[str, dict[int, int]]:
         """Cumulative crossings: ``{in_name: {class_id: n}, out_name: {...}}`` (a copy)."""
-        return {direction: dict(per_class) for direction, per_class in self._counts.items()}
+        return self._bank.counts(self._unit)
 
     def update(self, tracks: Detections, frame_number: int) -> LineCrossings:
         """Advance by one frame and return the crossings counted in it.
@@ -233,118 +208,16 @@ class LineCounter:
             frame_number: 0-based frame number within the stream.
 
         Returns:
-            One entry per crossing counted in this frame.
+            One entry per crossing counted in this frame, in row order.
+
+        Raises:
+            ValueError: a track id is not positive or repeats.
+            RuntimeError: the counter is a unit of a shared :class:`LineBank`.
         """
-        rows = np.flatnonzero(class_mask(tracks.class_id, self.class_ids))
-        track_ids = tracks.track_id[rows]
-        check_track_ids(track_ids, f"LineCounter {self.name!r}")
-        points = tracks.anchors(self.anchor)[rows]
-        index = self._table.locate(track_ids)
-        t = self._table
-        t["last_seen"][index] = frame_number
-        fresh = index[t["first_seen"][index] < 0]
-        t["first_seen"][fresh] = frame_number
-        crossed, direction_in = self._step(index, points, tracks.track_id, frame_number)
-        self._forget(frame_number)
-        result = LineCrossings(
-            row=rows[crossed].astype(np.int64),
-            track_id=track_ids[crossed],
-            class_id=tracks.class_id[rows[crossed]],
-            direction_in=direction_in[crossed],
-        )
-        self._accumulate(result)
-        return result
-
-    def _step(
-        self,
-        index: npt.NDArray[np.intp],
-        points: Points,
-        present_ids: npt.NDArray[np.int64],
-        frame_number: int,
-    ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
-        """Update the side state of rows ``index``; return (crossed, direction_in)."""
-        t = self._table
-        raw = polyline_sides(points, self._vertices)
-        side = np.where(raw == 0, t["observed_side"][index], raw)
-        t["observed_side"][index] = side
-        settled = t["settled_side"][index]
-        stay = (side != 0) & ((settled == 0) | (side == settled))
-        flipped = (settled != 0) & (side == -settled)
-        pending = np.where(flipped, t["pending"][index] + 1, 0)
-        first = flipped & (pending == 1)
-        t["first_new_xy"][index[first]] = points[first]
-        done = pending >= self.min_frames
-        crossed = np.zeros(len(index), bool)
-        if done.any():  # rare: most frames settle nothing
-            rows, going_in = index[done], side[done] > 0
-            ok, hit_xy = self._judge(rows, points[done], going_in)
-            if self.recount_window_frames and ok.any():
-                ok[ok] = self._not_recounted(
-                    rows[ok], hit_xy[ok], going_in[ok], present_ids, frame_number
-                )
-            crossed[done] = ok
-        moved = stay | done
-        t["settled_side"][index[moved]] = side[moved]
-        t["settled_xy"][index[moved]] = points[moved]
-        t["pending"][index] = np.where(done, 0, pending)
-        return crossed, side > 0
-
-    def _judge(
-        self, rows: npt.NDArray[np.intp], now_xy: Points, going_in: npt.NDArray[np.bool_]
-    ) -> tuple[npt.NDArray[np.bool_], Points]:
-        """Which confirmed side changes are crossings the mode accepts, and where they hit."""
-        t = self._table
-        start = t["settled_xy"][rows]
-        hits = path_hits(start, t["first_new_xy"][rows], self._vertices)
-        if self._direction is None and self.mode == "loose":
-            return hits.hit, hits.xy
-        if self._direction is not None:
-            reference = np.broadcast_to(self._direction, hits.normal.shape)
-        else:
-            reference = np.where(going_in[:, None], hits.normal, -hits.normal)
-        movement = now_xy - start
-        length = np.maximum(np.linalg.norm(movement, axis=1), 1e-12)
-        cos = np.einsum("kc,kc->k", movement, reference) / length
-        aligned = cos > 0.0 if self.mode == "loose" else cos >= self._min_cos - 1e-12
-        return hits.hit & aligned, hits.xy
-
-    def _not_recounted(
-        self,
-        rows: npt.NDArray[np.intp],
-        hit_xy: Points,
-        going_in: npt.NDArray[np.bool_],
-        present_ids: npt.NDArray[np.int64],
-        frame_number: int,
-    ) -> npt.NDArray[np.bool_]:
-        """False for crossings that repeat a lost track's recent one (see the module doc)."""
-        recent = self._recent
-        recent.prune(frame_number - self.recount_window_frames)
-        ids = self._table.ids[rows]
-        first_seen = self._table["first_seen"][rows]
-        match = recent.matches(
-            hit_xy,
-            going_in,
-            ids,
-            first_seen,
-            present_ids=present_ids,
-            radius_px=self.recount_radius_px,
-        )
-        repeat = match >= 0
-        recent.take_over(match[repeat], ids[repeat], frame_number)
-        recent.add(frame_number, hit_xy[~repeat], going_in[~repeat], ids[~repeat])
-        self.suppressed_recounts += int(repeat.sum())
-        return ~repeat
-
-    def _forget(self, frame_number: int) -> None:
-        self._table.keep(frame_number - self._table["last_seen"] < self.forget_frames)
-
-    def _accumulate(self, crossings: LineCrossings) -> None:
-        if not len(crossings):
-            return
-        for direction, mask in (
-            (self.in_name, crossings.direction_in),
-            (self.out_name, ~crossings.direction_in),
-        ):
-            per_class = self._counts[direction]
-            for class_id, n in count_by_class(crossings.class_id[mask]).items():
-                per_class[class_id] = per_class.get(class_id, 0) + n
+        if self._adopted:
+            raise RuntimeError(
+                f"LineCounter {self.name!r} is a unit of a LineBank; "
+                "hint: update the bank (LineBank.update) instead of the counter"
+            )
+        rnd = Round.single(tracks, frame_number, f"LineCounter {self.name!r}")
+        return self._bank.update(rnd).get(self._unit) or LineCrossings.empty()

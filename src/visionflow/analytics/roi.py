@@ -29,8 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.analytics._polygon import Edges, inside_polygon, polygon_edges
-from visionflow.analytics._table import class_mask
+from visionflow.analytics.roi_bank import RoiBank
 from visionflow.geometry import Polygon
 from visionflow.types import Detections
 
@@ -57,6 +56,9 @@ class Roi:
 class RoiFilter:
     """Applies a stream's ROIs to its tracks, vectorised over the tracks.
 
+    A one-stream :class:`~visionflow.analytics.roi_bank.RoiBank`: the pipeline
+    adds every stream's filter to one bank and filters a batch at once.
+
     Args:
         rois: the ROIs of one stream (empty keeps everything).
     """
@@ -65,30 +67,15 @@ class RoiFilter:
         for roi in rois:
             Detections.empty().anchors(roi.anchor)  # validates the anchor name early
         self.rois = tuple(rois)
-        self._edges: list[Edges] = [polygon_edges(r.polygon.as_array()) for r in self.rois]
+        self._bank = RoiBank()
+        self._bank.add(0, self)
 
     def __bool__(self) -> bool:
         return bool(self.rois)
 
     def keep_mask(self, tracks: Detections) -> npt.NDArray[np.bool_]:
         """``[N]`` bool: which rows of ``tracks`` pass every ROI of the stream."""
-        n = len(tracks)
-        regular_applies = np.zeros(n, bool)
-        regular_inside = np.zeros(n, bool)
-        removed = np.zeros(n, bool)
-        anchors: dict[str, npt.NDArray[np.float64]] = {}
-        for roi, edges in zip(self.rois, self._edges, strict=True):  # per ROI, not per object
-            points = anchors.get(roi.anchor)
-            if points is None:
-                points = anchors[roi.anchor] = tracks.anchors(roi.anchor)
-            applies = class_mask(tracks.class_id, roi.class_ids)
-            inside = applies & inside_polygon(points, edges)
-            if roi.inverse:
-                removed |= inside
-            else:
-                regular_applies |= applies
-                regular_inside |= inside
-        return ~removed & (~regular_applies | regular_inside)
+        return self._bank.keep_mask(tracks, np.zeros(len(tracks), np.int64))
 
     def filter(self, tracks: Detections) -> Detections:
         """The rows of ``tracks`` that pass (``tracks`` itself when there is no ROI)."""

@@ -35,6 +35,12 @@ def _streams_table(summary: RunSummary) -> Table:
     title = f"{summary.frames} frames in {summary.wall_s:.1f} s = {summary.fps:.1f} fps"
     if summary.interrupted:
         title += " (interrupted)"
+    memory = summary.gpu_memory
+    if memory is not None:
+        title += (
+            f"; GPU memory {memory.total_mib:.0f} MiB: model {memory.model_mib:.0f}, "
+            f"{memory.per_stream_mib:.0f} per stream"
+        )
     table = Table(title=title)
     live = any(s.live for s in summary.streams)
     columns = ["stream", "frames", "corrupt packets"]

@@ -21,6 +21,7 @@ from visionflow.inference import Detector, load_class_names
 from visionflow.inference.gpu_detector import GpuDetector, resolve_device
 from visionflow.overlay import Annotator
 from visionflow.pipeline.classes import resolve_classes
+from visionflow.pipeline.gpu_memory import GpuMemoryProbe
 from visionflow.pipeline.lines_build import build_direction, build_line
 from visionflow.pipeline.publishing import build_router
 from visionflow.pipeline.stats import LatencyStats
@@ -70,6 +71,8 @@ class Components:
     _class_names: list[str] = field(default_factory=list)
     device: str = "cpu"
     """Where inference runs (``cpu``, ``cuda``, ``cuda:N``); file streams decode there too."""
+    gpu_memory: GpuMemoryProbe = field(default_factory=lambda: GpuMemoryProbe("cpu"))
+    """Device memory readings for the summary (inactive on CPU)."""
 
     def workers(self) -> list[QueueWorker[EventBatch] | QueueWorker[VideoItem]]:
         """The sink threads to start with the pipeline."""
@@ -160,9 +163,15 @@ def build_components(
         ConfigError: a class name in the config is not one of the model's.
     """
     device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
+    memory = GpuMemoryProbe(device)
+    memory.mark("start")
     sources = _open_sources(config, on_error, on_state, device)
+    memory.mark("sources")
     try:
-        return _build_stages(config, sources, stats, device)
+        comps = _build_stages(config, sources, stats, device)
+        memory.mark("model")
+        comps.gpu_memory = memory
+        return comps
     except BaseException:
         for source in sources.values():
             source.close()

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 _WAIT_SLICE_S = 0.1
 _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
+_CLOSED = frozenset({"ended", "failed", "stopped"})
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
@@ -341,6 +342,7 @@ class Pipeline:
             process_cpu_s=(self._cpu_ended or time.process_time()) - self._cpu_started,
             sink_cpu_s={w.name: w.cpu_s for w in comps.workers()} if comps else {},
             removed_streams=self._removed,
+            gpu_memory=comps.gpu_memory.snapshot() if comps else None,
         )
 
     # -- threads ---------------------------------------------------------
@@ -440,6 +442,9 @@ class Pipeline:
             self._next_refresh_s = now + _REFRESH_S
             for record in self._records.values():
                 record.refresh(self._batcher.dropped(record.stream_id))
+            comps.gpu_memory.sample(
+                sum(r.status.state not in _CLOSED for r in self._records.values())
+            )
         moves: list[Event] = []
         while self._state_moves:
             stream_id, state, reason = self._state_moves.popleft()

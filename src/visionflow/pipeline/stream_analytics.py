@@ -1,7 +1,12 @@
-"""Per-stream analytics (lines, zones) and their translation into events.
+"""Analytics of every stream, one vectorised pass per round, and their events.
 
-The analytics counters compute with NumPy over all tracks of a frame; this
-module only turns their (rare) results into event objects and captions.
+:class:`AnalyticsHub` holds one bank per kind of analytic (lines, zones,
+directions, ROIs) with the counters of every stream as its units, and
+updates each bank once per *round* of a batch (at most one frame per stream,
+see :mod:`visionflow.analytics._pairs`): a batch of 32 live streams is one
+NumPy pass per kind, not 32. :class:`StreamAnalytics` keeps a stream's
+counters, names and totals and turns the banks' (rare) results into event
+objects and captions.
 """
 
 from __future__ import annotations
@@ -12,10 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from visionflow.analytics import (
+    DirectionBank,
+    DirectionChanges,
     DirectionDetector,
+    LineBank,
     LineCounter,
     LineCrossings,
+    RoiBank,
     RoiFilter,
+    Round,
+    ZoneBank,
     ZoneCounter,
     ZoneUpdate,
 )
@@ -50,9 +61,22 @@ class NamedLine:
     points: tuple[tuple[float, float], ...] = ()  # every point of a polyline
 
 
+@dataclass(frozen=True, slots=True)
+class RoundResults:
+    """What the banks reported for one round: unit → result, only units with something."""
+
+    lines: dict[int, LineCrossings]
+    zones: dict[int, ZoneUpdate]
+    directions: dict[int, DirectionChanges]
+
+
 @dataclass
 class StreamAnalytics:
     """Lines and zones of one stream; emits events and keeps totals.
+
+    The counters are updated by the :class:`AnalyticsHub` the stream is added
+    to (they become units of its banks); :meth:`update` runs one frame of this
+    stream alone through a private hub.
 
     Args:
         stream_id: the stream these counters belong to.
@@ -76,21 +100,46 @@ class StreamAnalytics:
     _entered: dict[str, dict[str, int]] = field(default_factory=dict)
     _next_counts_pts: float = 0.0
     _last_frame: Frame | None = None
+    _units: tuple[list[int], list[int], list[int]] = ([], [], [])
+    _own_hub: AnalyticsHub | None = None
+
+    def bind(self, lines: list[int], zones: list[int], directions: list[int]) -> None:
+        """Record the bank units of the lines, zones and directions (by the hub)."""
+        self._units = (lines, zones, directions)
 
     def update(self, frame: Frame, tracks: Detections) -> list[Event]:
-        """Run every counter on this frame's confirmed tracks; return the new events."""
-        tracks = self.roi.filter(tracks)  # idempotent: the hub may have filtered already
+        """Run one frame of this stream alone (ROI filter, every counter); return its events.
+
+        Single-stream use and tests; the pipeline updates all streams of a
+        batch at once through :meth:`AnalyticsHub.update`.
+        """
+        if self._own_hub is None:
+            self._own_hub = AnalyticsHub({self.stream_id: self})
+        batch = FrameBatch((frame,))
+        tracks = Detections(
+            tracks.xyxy,
+            tracks.confidence,
+            tracks.class_id,
+            np.zeros(len(tracks), np.int32),
+            tracks.track_id,
+        )
+        return self._own_hub.update(batch, self._own_hub.roi_filter(batch, tracks))
+
+    def events(self, frame: Frame, tracks: Detections, results: RoundResults) -> list[Event]:
+        """This frame's events from a round's results (``row`` fields index ``tracks``)."""
+        line_units, zone_units, direction_units = self._units
         events: list[Event] = []
-        for line in self.lines:
-            crossings = line.counter.update(tracks, frame.frame_number)
-            if len(crossings):
+        for line, unit in zip(self.lines, line_units, strict=True):
+            crossings = results.lines.get(unit)
+            if crossings is not None and len(crossings):
                 events.extend(self._line_events(frame, tracks, line, crossings))
-        for counter, _ in self.zones:
-            update = counter.update(tracks, frame.frame_number)
-            events.extend(self._zone_events(frame, tracks, counter, update))
-        for detector in self.directions:
-            changes = detector.update(tracks, frame.frame_number)
-            if len(changes):
+        for (counter, _), unit in zip(self.zones, zone_units, strict=True):
+            update = results.zones.get(unit)
+            if update is not None:
+                events.extend(self._zone_events(frame, tracks, counter, update))
+        for detector, unit in zip(self.directions, direction_units, strict=True):
+            changes = results.directions.get(unit)
+            if changes is not None and len(changes):
                 events.extend(
                     direction_events(
                         self.stream_id,
@@ -201,14 +250,45 @@ class StreamAnalytics:
 
 
 class AnalyticsHub:
-    """The :class:`StreamAnalytics` of every stream, updated per batch."""
+    """The analytics of every stream, updated one round of a batch at a time.
+
+    Each kind of analytic is one bank whose units are the counters of every
+    stream; :meth:`update` advances each bank once per round (one frame per
+    stream), so its cost grows with the number of tracks, not of streams.
+    Streams get a dense index, never reused, when added.
+    """
 
     def __init__(self, streams: dict[str, StreamAnalytics]) -> None:
-        self._streams = streams
+        self._streams: dict[str, StreamAnalytics] = {}
+        self._index: dict[str, int] = {}
+        self._num_indices = 0
+        self._with_roi: frozenset[str] = frozenset()
+        self._lines = LineBank()
+        self._zones = ZoneBank()
+        self._directions = DirectionBank()
+        self._rois = RoiBank()
+        for stream_id, analytics in streams.items():
+            self.add(stream_id, analytics)
 
     def add(self, stream_id: str, analytics: StreamAnalytics) -> None:
-        """Start counting for a stream added while running (copy-on-write: readers never
-        see a dict change size under them)."""
+        """Start counting for a stream (its counters become units of the banks).
+
+        Shared maps are replaced, not changed in place (copy-on-write), so a
+        reader never sees a dict change size under it.
+        """
+        if stream_id in self._index:
+            raise ValueError(f"stream {stream_id!r} already has analytics")
+        index = self._num_indices
+        self._num_indices += 1
+        analytics.bind(
+            [self._lines.add(index, line.counter) for line in analytics.lines],
+            [self._zones.add(index, counter) for counter, _ in analytics.zones],
+            [self._directions.add(index, detector) for detector in analytics.directions],
+        )
+        if analytics.roi:
+            self._rois.add(index, analytics.roi)
+            self._with_roi = self._with_roi | {stream_id}
+        self._index = {**self._index, stream_id: index}
         self._streams = {**self._streams, stream_id: analytics}
 
     def has(self, stream_id: str) -> bool:
@@ -217,32 +297,56 @@ class AnalyticsHub:
 
     def remove(self, stream_id: str) -> None:
         """Forget a removed stream's counters and state."""
+        index = self._index.get(stream_id)
+        if index is None:
+            return
+        for bank in (self._lines, self._zones, self._directions, self._rois):
+            bank.remove_stream(index)
+        self._with_roi = self._with_roi - {stream_id}
+        self._index = {k: v for k, v in self._index.items() if k != stream_id}
         self._streams = {k: v for k, v in self._streams.items() if k != stream_id}
 
     def update(self, batch: FrameBatch, tracks: Detections) -> list[Event]:
-        """Route each frame's tracks to its stream's counters; return all new events."""
-        events: list[Event] = []
-        for slot, frame in enumerate(batch.frames):
-            events.extend(self._streams[frame.stream_id].update(frame, tracks.for_frame(slot)))
-        return events
+        """Advance every stream's counters by its frames of ``batch``; return the new events.
+
+        Args:
+            batch: the frames; each stream must have been added.
+            tracks: the batch's confirmed (ROI-filtered) tracks; ``frame_index``
+                is the slot.
+
+        Returns:
+            The events in slot order; within a frame: line crossings, zone
+            events, direction changes, then the periodic ``counts``.
+        """
+        streams = [self._streams[frame.stream_id] for frame in batch.frames]
+        slot_stream = [self._index[frame.stream_id] for frame in batch.frames]
+        slot_frame = [frame.frame_number for frame in batch.frames]
+        per_slot: list[list[Event]] = [[] for _ in batch.frames]
+        rounds = _rounds(slot_stream)
+        for slots in rounds:
+            part = tracks if len(rounds) == 1 else tracks[np.isin(tracks.frame_index, slots)]
+            rnd = Round.of_frames(part, slot_stream, slot_frame, self._num_indices, slots=slots)
+            results = RoundResults(
+                self._lines.update(rnd), self._zones.update(rnd), self._directions.update(rnd)
+            )
+            for slot in slots:
+                per_slot[slot] = streams[slot].events(batch.frames[slot], rnd.tracks, results)
+        return [event for events in per_slot for event in events]
 
     def roi_filter(self, batch: FrameBatch, tracks: Detections) -> Detections:
         """``tracks`` without the rows that their stream's ROIs drop.
 
         Call it right after the tracker and pass the result to :meth:`update`,
         the overlay and every other consumer, so filtered objects appear
-        nowhere. One vectorised ROI test per frame of the batch.
+        nowhere. One vectorised ROI test for the whole batch.
         """
-        keep: np.ndarray | None = None
-        for slot, frame in enumerate(batch.frames):
-            stream = self._streams.get(frame.stream_id)
-            if stream is None or not stream.roi:
-                continue
-            rows = np.flatnonzero(tracks.frame_index == slot)
-            if keep is None:
-                keep = np.ones(len(tracks), bool)
-            keep[rows] = stream.roi.keep_mask(tracks[rows])
-        return tracks if keep is None or keep.all() else tracks[keep]
+        if not self._with_roi or not len(tracks):
+            return tracks
+        slot_stream = np.asarray(
+            [self._index.get(frame.stream_id, -1) for frame in batch.frames], np.int64
+        )
+        keep = self._rois.keep_mask(tracks, slot_stream[tracks.frame_index])
+        return tracks if keep.all() else tracks[keep]
 
     def final_counts(self, stream_ids: Sequence[str] | None = None) -> list[Event]:
         """One closing ``counts`` event per stream (of ``stream_ids``; None = all)."""
@@ -271,3 +375,15 @@ def _zone_caption(counter: ZoneCounter) -> str:
     if counter.crowding is not None and counter.crowding.active:
         text += " OVERCROWDED"
     return text
+
+
+def _rounds(slot_stream: Sequence[int]) -> list[list[int]]:
+    """Slots split into rounds with each stream at most once, in time order."""
+    seen: dict[int, int] = {}
+    rounds: list[list[int]] = []
+    for slot, stream in enumerate(slot_stream):
+        k = seen[stream] = seen.get(stream, -1) + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(slot)
+    return rounds

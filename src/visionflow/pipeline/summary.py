@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass, field
 
 from visionflow.events import DeliveryStats
+from visionflow.pipeline.gpu_memory import GpuMemory
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.streams import StreamStatus
 
@@ -44,6 +45,8 @@ class RunSummary:
     :attr:`delivery` (``cpu_s``)."""
     removed_streams: int = 0
     """Streams removed with :meth:`Pipeline.remove_source` during the run (not in ``streams``)."""
+    gpu_memory: GpuMemory | None = None
+    """Device memory held by the pipeline, model and per stream (``None`` on CPU)."""
 
     @property
     def fps(self) -> float:

@@ -84,3 +84,11 @@ def test_unknown_anchor_and_missing_parameter_are_refused() -> None:
         units.add(0, None, "middle", min_frames=1)
     with pytest.raises(ValueError, match="unit parameters"):
         units.add(0, None, "center")
+
+
+def test_a_round_of_some_slots_only_advances_their_streams() -> None:
+    # slots 0 and 2 are frames 4 and 5 of stream 0: the second round holds slot 2
+    tracks = _tracks([2], [1], [0])
+    rnd = Round.of_frames(tracks, [0, 1, 0], [4, 9, 5], num_streams=2, slots=[2])
+    assert rnd.stream_frame.tolist() == [5, -1]
+    assert rnd.frame_number.tolist() == [5]

@@ -1,0 +1,343 @@
+"""Every zone of every stream, advanced for a whole round in one vectorised pass.
+
+A :class:`ZoneBank` holds each zone of each stream as a *unit* (see
+:mod:`visionflow.analytics._pairs`): one state table keyed by (unit, track
+id), the zones' parameters as per-unit columns, their polygons as padded edge
+arrays and their overcrowding state as per-unit arrays. :meth:`ZoneBank.update`
+takes a round (at most one frame per stream) and runs the rules of
+:class:`~visionflow.analytics.zones.ZoneCounter` for every (track, zone) pair
+at once; results come out only for the (few) zones with something to report.
+
+A standalone :class:`~visionflow.analytics.zones.ZoneCounter` is a one-unit
+bank on stream 0, so both paths run this code.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from visionflow.analytics._handover import match_handovers
+from visionflow.analytics._pairs import (
+    Pairs,
+    Round,
+    Units,
+    key_tracks,
+    key_units,
+    pair_keys,
+    stale_rows,
+)
+from visionflow.analytics._polygon import Edges, inside_polygons, polygon_edges, stack_edges
+from visionflow.analytics._table import TrackTable, count_by_class
+from visionflow.analytics.crowding import CrowdingChange, CrowdingStates, OvercrowdingMonitor
+from visionflow.analytics.zone_results import (
+    NO_EXITS,
+    NO_LOITERING,
+    RoundReport,
+    ZoneEntries,
+    ZoneExits,
+    ZoneLoitering,
+    ZoneUpdate,
+    concat_exits,
+    take,
+)
+
+if TYPE_CHECKING:
+    from visionflow.analytics.zones import ZoneCounter
+
+I64 = npt.NDArray[np.int64]
+Rows = npt.NDArray[np.intp]
+Mask = npt.NDArray[np.bool_]
+Points = npt.NDArray[np.float64]
+
+_PARAMS: dict[str, np.generic] = {
+    "min_frames": np.int64(0),
+    "forget_frames": np.int64(0),
+    "loitering_frames": np.int64(0),  # 0: no loitering alerts
+    "recount_window_frames": np.int64(0),  # 0: no id-switch handovers
+    "recount_radius_px": np.float64(0),
+}
+_STATE: dict[str, np.generic | npt.NDArray[Any]] = {
+    "inside": np.bool_(False),  # the settled state
+    "pending": np.int64(0),  # observations contradicting "inside"
+    "run_start": np.int64(0),  # first frame of the pending run
+    "enter_frame": np.int64(0),
+    "last_inside": np.int64(0),
+    "last_seen": np.int64(0),
+    "class_id": np.int32(0),
+    "loitered": np.bool_(False),  # alert raised during this visit
+    "entry_id": np.int64(0),  # the id the visit entered under
+    "first_seen": np.int64(-1),
+    "first_xy": np.zeros(2),
+    "last_xy": np.zeros(2),
+}
+_CLASS_OFFSET = 1 << 31  # int32 class id → non-negative, order kept
+
+
+class ZoneBank:
+    """The zones of many streams as units of one state, updated per round.
+
+    Add each stream's :class:`~visionflow.analytics.zones.ZoneCounter`
+    with :meth:`add`; the counter then reads its unit's state here
+    (``occupancy()``, ``reset()``, ``crowding`` …) and the bank alone
+    advances it. Not thread-safe.
+    """
+
+    def __init__(self) -> None:
+        self._units = Units(_PARAMS)
+        self._table = TrackTable(_STATE)
+        self._crowding = CrowdingStates()
+        self._edges: list[Edges] = []
+        self._stacked = stack_edges([])
+        self._classes: list[tuple[int, ...]] = []  # filtered classes, reported as 0 when empty
+        self._handovers: I64 = np.zeros(0, np.int64)
+
+    def __len__(self) -> int:
+        return len(self._units)
+
+    def add(self, stream: int, counter: ZoneCounter) -> int:
+        """Adopt a fresh ``counter`` as a unit of ``stream``; return the unit index.
+
+        Args:
+            stream: dense stream index (the ``stream`` of the rounds' rows).
+            counter: a counter never updated (or reset since), of no other bank.
+
+        Raises:
+            ValueError: ``stream`` is negative, or ``counter`` has state or
+                already belongs to a bank.
+        """
+        if isinstance(stream, bool) or not isinstance(stream, int) or stream < 0:
+            raise ValueError(f"stream must be an int >= 0, got {stream!r}")
+        counter._check_adoptable()
+        unit = self._register(stream, counter)
+        counter._adopt(self, unit)
+        return unit
+
+    def _register(self, stream: int, counter: ZoneCounter) -> int:
+        """Add ``counter``'s zone as a unit of ``stream`` (no checks); return its index."""
+        unit = self._units.add(
+            stream,
+            counter.class_ids,
+            counter.anchor,
+            min_frames=counter.min_frames,
+            forget_frames=counter.forget_frames,
+            loitering_frames=counter.loitering_frames or 0,
+            recount_window_frames=counter.recount_window_frames,
+            recount_radius_px=counter.recount_radius_px,
+        )
+        crowd = counter._crowding_args
+        self._crowding.add(*(crowd or (0, 1)))
+        self._edges.append(polygon_edges(counter.polygon.as_array()))
+        self._stacked = stack_edges(self._edges)
+        self._classes.append(tuple(sorted(counter.class_ids or ())))
+        self._handovers = np.append(self._handovers, np.int64(0))
+        return unit
+
+    def remove_stream(self, stream: int) -> None:
+        """Forget ``stream``'s units and their state (no exits are reported)."""
+        dead = self._units.remove_stream(stream)
+        if len(dead):
+            self._forget_units(dead)
+
+    def reset(self, unit: int) -> None:
+        """Forget the tracks and alert state of ``unit`` (no exits are reported)."""
+        self._forget_units(np.asarray([unit], np.intp))
+
+    def occupancy(self, unit: int) -> dict[int, int]:
+        """``{class_id: tracks inside}`` of ``unit`` (see :attr:`ZoneUpdate.occupancy`)."""
+        t, rows = self._table, self._rows_of(unit)
+        found = count_by_class(t["class_id"][rows][t["inside"][rows]])
+        return {**dict.fromkeys(self._classes[unit], 0), **found}
+
+    def num_tracks(self, unit: int) -> int:
+        """Number of tracks whose state ``unit`` holds."""
+        rows = self._rows_of(unit)
+        return int(rows.stop - rows.start)
+
+    def handovers(self, unit: int) -> int:
+        """Visits of ``unit`` continued under a new track id (id switches)."""
+        return int(self._handovers[unit])
+
+    def crowding(self, unit: int) -> OvercrowdingMonitor | None:
+        """A view of ``unit``'s overcrowding state; ``None`` when it has none."""
+        if not self._crowding.threshold[unit]:
+            return None
+        return OvercrowdingMonitor.view(self._crowding, unit)
+
+    def update(self, rnd: Round) -> dict[int, ZoneUpdate]:
+        """Advance every unit whose stream has a frame in ``rnd``.
+
+        Returns:
+            unit → its :class:`ZoneUpdate`, only for units with an entry, an
+            exit (forgotten tracks' included), a loitering alert or an
+            overcrowding change; ``row`` fields index ``rnd.tracks``.
+        """
+        pairs = self._units.pairs(rnd)
+        unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
+        frame = rnd.frame_number[pairs.row]
+        points = self._units.points(rnd, pairs)
+        inside_now = inside_polygons(points, self._stacked, pairs.unit)
+        index = self._table.locate(pairs.keys(rnd))
+        self._observe(index, points, rnd.tracks.class_id[pairs.row], frame)
+        entered, exited = self._step(index, pairs.unit, inside_now, frame)
+        if entered.any():
+            entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
+        loiter_unit, loitering = self._loitering(index, pairs, inside_now, frame)
+        # Read every row through ``index`` before _forget compacts the table.
+        left = self._exits(index[exited], pairs.row[exited].astype(np.int64))
+        left_unit = pairs.unit[exited]
+        gone_unit, gone = self._forget(rnd)
+        crowding = self._crowd(unit_frame)
+        entries = ZoneEntries(
+            row=pairs.row[entered].astype(np.int64),
+            track_id=rnd.tracks.track_id[pairs.row[entered]],
+            class_id=rnd.tracks.class_id[pairs.row[entered]],
+        )
+        exit_unit, exits = left_unit, left
+        if len(gone_unit):  # per unit: exits seen, then forgotten
+            exit_unit = np.concatenate([left_unit, gone_unit])
+            order = np.argsort(exit_unit, kind="stable")
+            exit_unit, exits = exit_unit[order], take(concat_exits(left, gone), order)
+        report = RoundReport(
+            pairs.unit[entered], entries, exit_unit, exits, loiter_unit, loitering, *crowding
+        )
+        units = report.units()
+        return report.split(units, self._occupancies(units)) if len(units) else {}
+
+    def _observe(
+        self, index: Rows, points: Points, class_id: npt.NDArray[np.int32], frame: I64
+    ) -> None:
+        t = self._table
+        new = t["first_seen"][index] < 0
+        t["first_seen"][index[new]] = frame[new]
+        t["first_xy"][index[new]] = points[new]
+        t["last_xy"][index] = points
+        t["last_seen"][index] = frame
+        t["class_id"][index] = class_id
+
+    def _step(self, index: Rows, unit: Rows, inside_now: Mask, frame: I64) -> tuple[Mask, Mask]:
+        """Update rows ``index``; return (entered, exited) masks over them."""
+        t = self._table
+        was_inside = t["inside"][index]
+        t["last_inside"][index[inside_now]] = frame[inside_now]
+        contradicts = inside_now != was_inside
+        pending = np.where(contradicts, t["pending"][index] + 1, 0)
+        starts = contradicts & (pending == 1)
+        t["run_start"][index[starts]] = frame[starts]
+        done = pending >= self._units["min_frames"][unit]
+        entered, exited = done & inside_now, done & ~inside_now
+        rows = index[entered]
+        t["enter_frame"][rows] = t["run_start"][rows]
+        t["entry_id"][rows] = key_tracks(t.ids[rows])
+        t["loitered"][rows] = False
+        t["inside"][index[done]] = inside_now[done]
+        t["pending"][index] = np.where(done, 0, pending)
+        return entered, exited
+
+    def _hand_over(self, index: Rows, unit: Rows, entered: Mask, unit_frame: I64) -> Mask:
+        """Let entering tracks continue lost tracks' visits; return the mask of those."""
+        window = self._units["recount_window_frames"]
+        recount = entered & (window[unit] > 0)
+        matched = [np.zeros(0, np.intp)] * 2
+        for u in np.unique(unit[recount]).tolist():  # units with entries: rare
+            entering = index[recount & (unit == u)]
+            new, old = match_handovers(
+                self._table,
+                self._rows_of(u),
+                entering,
+                int(unit_frame[u]),
+                window_frames=int(window[u]),
+                radius_px=float(self._units["recount_radius_px"][u]),
+            )
+            matched = [np.concatenate([matched[0], new]), np.concatenate([matched[1], old])]
+        new, old = matched
+        if not len(new):
+            return np.zeros(len(index), bool)
+        t = self._table
+        for name in ("enter_frame", "entry_id", "loitered"):
+            t[name][new] = t[name][old]
+        old_unit = key_units(t.ids[old])
+        t["inside"][old] = False  # leaves silently: _forget drops it this round
+        t["last_seen"][old] = unit_frame[old_unit] - self._units["forget_frames"][old_unit]
+        np.add.at(self._handovers, old_unit, 1)
+        return np.isin(index, new)
+
+    def _loitering(
+        self, index: Rows, pairs: Pairs, inside_now: Mask, frame: I64
+    ) -> tuple[Rows, ZoneLoitering]:
+        """Raise the alert for tracks seen inside whose dwell reached their threshold."""
+        t = self._table
+        threshold = self._units["loitering_frames"][pairs.unit]
+        dwell = frame - t["enter_frame"][index] + 1
+        due = inside_now & (threshold > 0) & t["inside"][index] & ~t["loitered"][index]
+        due &= dwell >= threshold
+        if not due.any():
+            return np.zeros(0, np.intp), NO_LOITERING
+        rows = index[due]
+        t["loitered"][rows] = True
+        return pairs.unit[due], ZoneLoitering(
+            row=pairs.row[due].astype(np.int64),
+            track_id=key_tracks(t.ids[rows]),
+            class_id=t["class_id"][rows],
+            dwell_frames=dwell[due],
+        )
+
+    def _exits(self, rows: Rows, track_rows: I64) -> ZoneExits:
+        t = self._table
+        return ZoneExits(
+            row=track_rows,
+            track_id=key_tracks(t.ids[rows]),
+            class_id=t["class_id"][rows],
+            dwell_frames=t["last_inside"][rows] - t["enter_frame"][rows] + 1,
+            entry_track_id=t["entry_id"][rows],
+        )
+
+    def _forget(self, rnd: Round) -> tuple[Rows, ZoneExits]:
+        """Drop tracks unseen for their ``forget_frames``; those inside exit (row ``-1``)."""
+        t = self._table
+        stale = stale_rows(t.ids, t["last_seen"], self._units, rnd, self._units["forget_frames"])
+        if not stale.any():
+            return np.zeros(0, np.intp), NO_EXITS
+        leaving = np.flatnonzero(stale & t["inside"])
+        exits = self._exits(leaving, np.full(len(leaving), -1, np.int64))
+        units = key_units(t.ids[leaving])
+        t.keep(~stale)
+        return units, exits
+
+    def _crowd(self, unit_frame: I64) -> tuple[Rows, list[CrowdingChange]]:
+        """Advance the overcrowding state of the round's units that have one."""
+        on = np.flatnonzero((self._crowding.threshold > 0) & (unit_frame >= 0))
+        if not len(on):
+            return np.zeros(0, np.intp), []
+        t = self._table
+        inside_units = key_units(t.ids[t["inside"]])
+        occupancy = np.bincount(inside_units, minlength=len(self._units))[on]
+        return self._crowding.step(on, occupancy.astype(np.int64), unit_frame[on])
+
+    def _occupancies(self, units: Rows) -> dict[int, dict[int, int]]:
+        """``unit → {class_id: tracks inside}`` for the given units, in one pass."""
+        t = self._table
+        inside = np.flatnonzero(t["inside"])
+        unit_of = key_units(t.ids[inside])
+        keep = np.isin(unit_of, units)
+        classes = t["class_id"][inside[keep]].astype(np.int64) + _CLASS_OFFSET
+        found, counts = np.unique(pair_keys(unit_of[keep], classes), return_counts=True)
+        out = {u: dict.fromkeys(self._classes[u], 0) for u in units.tolist()}
+        units_classes = key_units(found).tolist(), key_tracks(found).tolist()
+        for u, class_id, n in zip(*units_classes, counts.tolist(), strict=True):
+            out[u][class_id - _CLASS_OFFSET] = n
+        return out
+
+    def _rows_of(self, unit: int) -> slice:
+        """The table rows of ``unit`` (contiguous: keys sort by unit first)."""
+        bounds = pair_keys(np.asarray([unit, unit + 1]), np.zeros(2, np.int64))
+        lo, hi = np.searchsorted(self._table.ids, bounds).tolist()
+        return slice(lo, hi)
+
+    def _forget_units(self, units: Rows) -> None:
+        t = self._table
+        t.keep(~np.isin(key_units(t.ids), units))
+        self._crowding.reset(units)
+        self._handovers[units] = 0

@@ -1,0 +1,85 @@
+"""GPU memory the pipeline holds: the model's share and the streams' share.
+
+NVDEC decoders allocate their surfaces outside PyTorch's allocator, so the
+probe reads the device-wide figure (``cudaMemGetInfo``): before the sources
+open, after they open, after the model is built, and then about once a
+second while running (:meth:`GpuMemoryProbe.sample`), keeping the peak.
+What the model took is measured while it was built; the rest of what the
+pipeline held at the peak is divided by the number of streams open then
+(decoders, their frame pools, per-stream buffers). Other processes using
+the same GPU at the same time skew the readings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+_MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class GpuMemory:
+    """Device memory held by the pipeline, in MiB.
+
+    Attributes:
+        total_mib: peak device memory in use while running minus before the
+            pipeline started.
+        model_mib: taken while the detector was built (weights, CUDA graphs,
+            input and output buffers).
+        streams: streams open at the peak.
+    """
+
+    total_mib: float
+    model_mib: float
+    streams: int
+
+    @property
+    def per_stream_mib(self) -> float:
+        """What is not the model's, per open stream (decoder surfaces, frame pools)."""
+        return max(self.total_mib - self.model_mib, 0.0) / max(self.streams, 1)
+
+
+class GpuMemoryProbe:
+    """Readings of the device's used memory for :class:`GpuMemory` (inactive on CPU).
+
+    Args:
+        device: where inference runs; anything but ``cuda``/``cuda:N`` makes
+            an inactive probe that reports ``None``.
+    """
+
+    def __init__(self, device: str) -> None:
+        self._device = device if device.startswith("cuda") else None
+        self._marks: dict[str, int] = {}
+        self._peak = (0, 0)  # (used bytes, open streams)
+
+    def mark(self, name: str) -> None:
+        """Record the device's used memory now under ``name``."""
+        used = self._used_bytes()
+        if used is not None:
+            self._marks[name] = used
+
+    def sample(self, streams: int) -> None:
+        """Read the used memory now, with ``streams`` open; keep it if it is the peak."""
+        used = self._used_bytes()
+        if used is not None and used >= self._peak[0]:
+            self._peak = (used, streams)
+
+    def snapshot(self) -> GpuMemory | None:
+        """Memory held at the peak (``None`` on CPU, or before any sample)."""
+        marks = self._marks
+        used, streams = self._peak
+        if not used or not {"start", "sources", "model"} <= set(marks):
+            return None
+        return GpuMemory(
+            total_mib=(used - marks["start"]) / _MIB,
+            model_mib=(marks["model"] - marks["sources"]) / _MIB,
+            streams=streams,
+        )
+
+    def _used_bytes(self) -> int | None:
+        if self._device is None:
+            return None
+        torch: Any = __import__("torch")  # only on a CUDA run, where the detector loaded it
+        free, total = torch.cuda.mem_get_info(torch.device(self._device))
+        return int(total - free)
