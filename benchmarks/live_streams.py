@@ -159,6 +159,7 @@ def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]
         time.sleep(args.measure_s)
         last = snapshot(pipeline)
         cpu_s = time.process_time() - cpu0
+        memory = pipeline.summary().gpu_memory
     streams = {}
     for sid, a in first.items():
         b = last[sid]
@@ -182,6 +183,14 @@ def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]
         "median_age_p50_ms": statistics.median(s["frame_age_p50_ms"] for s in streams.values()),
         "max_age_p99_ms": max(s["frame_age_p99_ms"] for s in streams.values()),
         "process_cpu_s": cpu_s,
+        "gpu_memory_mib": None
+        if memory is None
+        else {
+            "total": memory.total_mib,
+            "model": memory.model_mib,
+            "per_stream": memory.per_stream_mib,
+            "streams": memory.streams,
+        },
         "stage_latency_ms": {
             st.stage: {"p50": st.p50_ms, "p99": st.p99_ms} for st in pipeline.stats.summary()
         },

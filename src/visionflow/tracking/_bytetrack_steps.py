@@ -2,11 +2,14 @@
 
 :class:`~visionflow.tracking.ByteTrack` runs them for one stream,
 :class:`~visionflow.tracking.BatchedByteTrack` for every stream of a batch at
-once. Every step is vectorised over tracks; only association loops, once per
-stream. Parameters are the attributes of :class:`ByteTrack` (documented there).
+once. Every step is vectorised over tracks and streams, association included
+(see :meth:`ByteTrackSteps._match`). Parameters are the attributes of
+:class:`ByteTrack` (documented there).
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import numpy.typing as npt
@@ -47,28 +50,25 @@ class ByteTrackSteps:
     """Next track id, per stream index."""
 
     # A step advances the streams in ``streams`` by one frame each; their
-    # detections are the rows ``det_groups[i]`` of one ``Detections``. Tracks of
-    # other streams (``active`` False) are left exactly as they are.
+    # detections are the rows ``det_rows`` of one ``Detections``, and
+    # ``det_stream[i]`` is the stream of detection row ``i``. Tracks of other
+    # streams (``active`` False) are left exactly as they are. No step loops
+    # over streams: association too runs on all streams at once, on the pairs
+    # of a track and a detection of the same stream (a block-diagonal cost
+    # matrix), and each stream's result is the one it gets alone.
 
-    def _step(self, dets: Detections, streams: I64Array, det_groups: list[I64Array]) -> I64Array:
+    def _step(
+        self, dets: Detections, streams: I64Array, det_rows: I64Array, det_stream: I32Array
+    ) -> I64Array:
         """One frame for each stream in ``streams``; ``det_row [T]`` of the new table."""
         self._frame_counts[streams] += 1
         active = np.isin(self._tracks.stream, streams)
         self._predict(active)
         det_row = np.full(len(self._tracks), NO_DET, np.int64)
-        by_stream = _rows_by_stream(self._tracks.stream, streams)
-        high_left = [
-            self._associate(dets, det_row, track_rows, det_rows)
-            for track_rows, det_rows in zip(by_stream, det_groups, strict=True)
-        ]
-        det_stream = np.zeros(len(dets), np.int32)
-        for stream, det_rows in zip(streams, det_groups, strict=True):
-            det_stream[det_rows] = stream
+        high_left = self._associate(dets, det_stream, det_row, np.flatnonzero(active), det_rows)
         self._correct(dets, det_row, active)
         det_row, active = self._prune(det_row, active)
-        det_row = self._spawn(
-            dets, np.concatenate([np.zeros(0, np.int64), *high_left]), det_row, det_stream
-        )
+        det_row = self._spawn(dets, high_left, det_row, det_stream)
         if self.remove_duplicates:
             det_row = self._drop_duplicates(det_row, streams)
         self._assign_ids()
@@ -86,32 +86,33 @@ class ByteTrackSteps:
             t.frames_since_update[active] += 1
 
     def _associate(
-        self, dets: Detections, det_row: I64Array, track_rows: I64Array, det_rows: I64Array
+        self,
+        dets: Detections,
+        det_stream: I32Array,
+        det_row: I64Array,
+        track_rows: I64Array,
+        det_rows: I64Array,
     ) -> I64Array:
         """The three association stages between ``track_rows`` and ``det_rows``.
 
-        Writes matches into ``det_row``; returns the high detections left unmatched.
+        Both may span many streams (ascending rows); a track is only matched to
+        a detection of its own stream. Writes matches into ``det_row``; returns
+        the high detections left unmatched (ascending).
         """
         conf = dets.confidence[det_rows]
         high = det_rows[conf >= self.high_threshold]
         low = det_rows[(conf >= self.low_threshold) & (conf < self.high_threshold)]
         state = self._tracks.state
         pool = track_rows[state[track_rows] != TrackState.TENTATIVE]
-        pool_left, high_left = self._match(
-            pool, high, dets, det_row, threshold=self.match_threshold, fuse=self.fuse_score
+        match = functools.partial(self._match, dets=dets, det_stream=det_stream, det_row=det_row)
+        pool_left, high_left = match(
+            pool, high, threshold=self.match_threshold, fuse=self.fuse_score
         )
         tracked_left = pool_left[state[pool_left] == TrackState.CONFIRMED]
-        self._match(
-            tracked_left, low, dets, det_row, threshold=self.second_match_threshold, fuse=False
-        )
+        match(tracked_left, low, threshold=self.second_match_threshold, fuse=False)
         tentative = track_rows[state[track_rows] == TrackState.TENTATIVE]
-        _, high_left = self._match(
-            tentative,
-            high_left,
-            dets,
-            det_row,
-            threshold=self.unconfirmed_match_threshold,
-            fuse=self.fuse_score,
+        _, high_left = match(
+            tentative, high_left, threshold=self.unconfirmed_match_threshold, fuse=self.fuse_score
         )
         return high_left
 
@@ -119,28 +120,42 @@ class ByteTrackSteps:
         self,
         track_rows: I64Array,
         det_rows: I64Array,
-        dets: Detections,
-        det_row: I64Array,
         *,
+        dets: Detections,
+        det_stream: I32Array,
+        det_row: I64Array,
         threshold: float,
         fuse: bool,
     ) -> tuple[I64Array, I64Array]:
-        """Match ``track_rows`` to ``det_rows``; write pairs into ``det_row``.
+        """Match ``track_rows`` to ``det_rows`` within each stream; write pairs into ``det_row``.
 
         Returns:
-            The track rows and the detection rows left unmatched.
+            The track rows and the detection rows left unmatched (order kept).
         """
         if len(track_rows) == 0 or len(det_rows) == 0:
             return track_rows, det_rows
-        boxes = xyah_to_xyxy(self._tracks.boxes_xyah()[track_rows])
-        cost = matching.iou_distance(boxes, dets.xyxy[det_rows], self.iou_pixel_offset)
-        if fuse:
-            cost = matching.fuse_score(cost, dets.confidence[det_rows])
-        if self.class_aware:
-            cost = matching.mask_classes(
-                cost, self._tracks.class_id[track_rows], dets.class_id[det_rows]
+        t = self._tracks
+        track_stream = t.stream[track_rows]
+        boxes = xyah_to_xyxy(t.boxes_xyah()[track_rows])
+        det_boxes = dets.xyxy[det_rows]
+        if np.float32(1.0) <= threshold:
+            # Disjoint boxes (cost exactly 1) are acceptable: cost every pair.
+            ti, di = matching.group_pairs(track_stream, det_stream[det_rows])
+        else:
+            # Only overlapping boxes can be matched: cost only those pairs.
+            ti, di = matching.overlap_pairs(
+                track_stream, boxes, det_stream[det_rows], det_boxes, self.iou_pixel_offset
             )
-        pairs, rows_left, cols_left = matching.linear_assignment(cost, threshold)
+        if self.class_aware:
+            # Pairs of another class are never matched: leave them out altogether.
+            same = t.class_id[track_rows][ti] == dets.class_id[det_rows][di]
+            ti, di = ti[same], di[same]
+        cost = matching.iou_distance_pairs(boxes, det_boxes, ti, di, self.iou_pixel_offset)
+        if fuse:
+            cost = matching.fuse_score(cost, dets.confidence[det_rows][di])
+        pairs, rows_left, cols_left = matching.sparse_linear_assignment(
+            ti, di, cost, (len(track_rows), len(det_rows)), threshold
+        )
         det_row[track_rows[pairs[:, 0]]] = det_rows[pairs[:, 1]]
         return track_rows[rows_left], det_rows[cols_left]
 
@@ -210,9 +225,12 @@ class ByteTrackSteps:
         tracked = np.flatnonzero(active & (t.state != TrackState.LOST))
         lost = np.flatnonzero(active & (t.state == TrackState.LOST))
         boxes = xyah_to_xyxy(t.boxes_xyah())
-        dist = matching.iou_distance(boxes[tracked], boxes[lost], self.iou_pixel_offset)
-        same_stream = t.stream[tracked][:, None] == t.stream[lost][None, :]
-        p, q = np.nonzero((dist < 0.15) & same_stream)
+        p, q = matching.overlap_pairs(
+            t.stream[tracked], boxes[tracked], t.stream[lost], boxes[lost], self.iou_pixel_offset
+        )
+        dist = matching.iou_distance_pairs(boxes[tracked], boxes[lost], p, q, self.iou_pixel_offset)
+        close = dist < 0.15
+        p, q = p[close], q[close]
         # Age at the last update: tracked tracks were updated this frame.
         last_update = self._frame_counts[t.stream] - t.frames_since_update
         age = last_update - t.start_frame
@@ -247,11 +265,3 @@ class ByteTrackSteps:
         out = dets[det_row[rows][order]]
         out.track_id = t.track_id[rows][order]
         return out
-
-
-def _rows_by_stream(stream: I32Array, streams: I64Array) -> list[I64Array]:
-    """Row indices of each of ``streams`` in a table's ``stream`` column (ascending)."""
-    order = np.argsort(stream, kind="stable")
-    bounds_lo = np.searchsorted(stream[order], streams, side="left")
-    bounds_hi = np.searchsorted(stream[order], streams, side="right")
-    return [order[lo:hi].astype(np.int64) for lo, hi in zip(bounds_lo, bounds_hi, strict=True)]

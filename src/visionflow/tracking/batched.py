@@ -4,11 +4,16 @@
 :class:`~visionflow.tracking.ByteTrack` per stream, so a batch of ``S``
 streams costs ``S`` rounds of every NumPy call. :class:`BatchedByteTrack`
 keeps the tracks of all streams in one table (a ``stream`` column) and does
-the Kalman predict and update, state changes, pruning, spawning and
-numbering of the whole batch in single calls. Only association, which is an
-optimisation problem per stream, runs per stream (a loop over streams, not
-over tracks). Results are identical to ``MultiStreamTracker`` with the same
-ByteTrack parameters: same rows, order and ids (tests check it).
+the Kalman predict and update, association, state changes, pruning, spawning
+and numbering of the whole batch in single calls. Association costs only the
+pairs of a track and a detection of the same stream (a block-diagonal cost
+matrix) and solves all streams at once: pairs without a rival are taken
+directly, and only genuinely contested groups of tracks and detections reach
+the assignment solver (see :func:`~visionflow.tracking.matching.sparse_linear_assignment`).
+There is no Python loop over streams or tracks, except over rounds when a
+stream has several slots in one batch. Results are identical to
+``MultiStreamTracker`` with the same ByteTrack parameters: same rows, order
+and ids (tests check it).
 """
 
 from __future__ import annotations
@@ -85,11 +90,13 @@ class BatchedByteTrack(ByteTrackSteps):
         """
         _check_slots(detections, len(stream_ids))
         dets = detections[np.argsort(detections.frame_index, kind="stable")]
-        bounds = np.searchsorted(dets.frame_index, np.arange(len(stream_ids) + 1))
+        slot_round, slot_stream = self._rounds(stream_ids)
+        det_round = slot_round[dets.frame_index]
+        det_stream = slot_stream[dets.frame_index].astype(np.int32)
         found_rows, found_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
-        for slots, streams in self._rounds(stream_ids):
-            groups = [np.arange(bounds[s], bounds[s + 1]) for s in slots]
-            det_row = self._step(dets, streams, groups)
+        for k in range(int(slot_round.max(initial=-1)) + 1):
+            streams = slot_stream[slot_round == k]
+            det_row = self._step(dets, streams, np.flatnonzero(det_round == k), det_stream)
             rows = np.flatnonzero(
                 (det_row != NO_DET) & (self._tracks.state == TrackState.CONFIRMED)
             )
@@ -107,33 +114,34 @@ class BatchedByteTrack(ByteTrackSteps):
         As :meth:`ByteTrack.predict`, per slot: returns the confirmed tracks'
         predicted boxes with ``frame_index`` set to their slot, in slot order.
         """
-        parts = []
-        for slots, streams in self._rounds(stream_ids):
-            active = np.isin(self._tracks.stream, streams)
+        slot_round, slot_stream = self._rounds(stream_ids)
+        slot_of_stream = np.zeros(len(self._frame_counts), np.int32)
+        parts = [Detections.empty()]
+        for k in range(int(slot_round.max(initial=-1)) + 1):
+            slots = np.flatnonzero(slot_round == k)
+            active = np.isin(self._tracks.stream, slot_stream[slots])
             self._predict(active, count_miss=False)
-            slot_of = dict(zip(streams.tolist(), slots, strict=True))
-            for stream, slot in slot_of.items():
-                part = self._tracks.select(self._tracks.stream == stream).confirmed_detections()
-                part.frame_index = np.full(len(part), slot, np.int32)
-                parts.append((slot, part))
-        parts.sort(key=lambda pair: pair[0])
-        return Detections.concatenate([part for _, part in parts])
+            slot_of_stream[slot_stream[slots]] = slots
+            rows = np.flatnonzero(active & (self._tracks.state == TrackState.CONFIRMED))
+            part = self._tracks.select(rows).confirmed_detections()
+            part.frame_index = slot_of_stream[self._tracks.stream[rows]]
+            parts.append(part)
+        out = Detections.concatenate(parts)
+        return out[np.argsort(out.frame_index, kind="stable")]
 
-    def _rounds(self, stream_ids: Sequence[str]) -> list[tuple[list[int], I64Array]]:
+    def _rounds(self, stream_ids: Sequence[str]) -> tuple[I64Array, I64Array]:
         """Split slots into rounds with each stream at most once, in time order.
 
         Returns:
-            Per round, its slots and their stream indices.
+            Per slot, its round and its stream index.
         """
         seen: dict[str, int] = {}
-        rounds: list[tuple[list[int], list[int]]] = []
+        rounds = np.zeros(len(stream_ids), np.int64)
+        streams = np.zeros(len(stream_ids), np.int64)
         for slot, stream_id in enumerate(stream_ids):
-            k = seen[stream_id] = seen.get(stream_id, -1) + 1
-            if k == len(rounds):
-                rounds.append(([], []))
-            rounds[k][0].append(slot)
-            rounds[k][1].append(self._index(stream_id))
-        return [(slots, np.asarray(streams, np.int64)) for slots, streams in rounds]
+            rounds[slot] = seen[stream_id] = seen.get(stream_id, -1) + 1
+            streams[slot] = self._index(stream_id)
+        return rounds, streams
 
     def _index(self, stream_id: str) -> int:
         """The stream's index in the per-stream arrays, registering new streams."""

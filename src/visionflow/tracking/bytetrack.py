@@ -240,8 +240,10 @@ class ByteTrack(ByteTrackSteps):
             order, with their measured boxes and ``track_id`` set (positive,
             unique within this tracker, increasing in order of confirmation).
         """
-        streams = np.zeros(1, np.int64)
-        det_row = self._step(detections, streams, [np.arange(len(detections))])
+        n = len(detections)
+        det_row = self._step(
+            detections, np.zeros(1, np.int64), np.arange(n, dtype=np.int64), np.zeros(n, np.int32)
+        )
         return self._output(detections, det_row)
 
     def predict(self) -> Detections:

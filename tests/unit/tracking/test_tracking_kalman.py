@@ -55,6 +55,20 @@ def test_predict_matches_per_track_reference(k: int) -> None:
     assert got_mean.shape == (k, 8) and got_cov.shape == (k, 8, 8)
 
 
+def test_predict_is_the_matrix_products_bit_for_bit() -> None:
+    """Block sums give exactly ``F x`` and ``F P F^T`` (products by 0 and 1 are exact)."""
+    mean, cov = _random_states(200, seed=9)
+    kf = KalmanFilterXYAH()
+    got_mean, got_cov = kf.predict(mean, cov)
+    np.testing.assert_array_equal(got_mean, mean @ F.T)
+    expected = F @ cov @ F.T
+    diag = np.arange(8)
+    q = np.square(np.stack([WP * mean[:, 3]] * 2 + [np.full(200, 1e-2), WP * mean[:, 3]], axis=1))
+    qv = np.square(np.stack([WV * mean[:, 3]] * 2 + [np.full(200, 1e-5), WV * mean[:, 3]], axis=1))
+    expected[:, diag, diag] += np.concatenate([q, qv], axis=1)
+    np.testing.assert_array_equal(got_cov, expected)
+
+
 @pytest.mark.parametrize("k", [0, 1, 5, 33])
 def test_update_matches_per_track_reference(k: int) -> None:
     mean, cov = _random_states(k, seed=100 + k)

@@ -14,6 +14,13 @@ from visionflow.tracking import (
     linear_assignment,
     mask_classes,
 )
+from visionflow.tracking.matching import (
+    group_pairs,
+    iou_distance_pairs,
+    iou_pairs,
+    overlap_pairs,
+    sparse_linear_assignment,
+)
 
 
 @pytest.mark.parametrize(
@@ -154,3 +161,116 @@ def test_linear_assignment_reaches_the_lapjv_optimum(seed: int) -> None:
     assert got == pytest.approx(_lapjv_objective(cost, threshold))
     assert (cost[matches[:, 0], matches[:, 1]] <= threshold).all()
     assert len(set(matches[:, 0])) == len(set(matches[:, 1])) == len(matches)
+
+
+# -- pairs: block-diagonal costs of many streams ----------------------------------
+
+
+def _random_boxes(rng: np.random.Generator, n: int, canvas: float = 200.0) -> np.ndarray:
+    xy = np.round(rng.uniform(0, canvas, (n, 2)))
+    wh = rng.choice([0.0, 10.0, 30.0, 60.0], (n, 2))
+    return np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_group_pairs_are_exactly_the_same_group_pairs(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 5, rng.integers(0, 30)), rng.integers(0, 5, rng.integers(0, 30))
+    rows, cols = group_pairs(a, b)
+    expected = {(i, j) for i in range(len(a)) for j in range(len(b)) if a[i] == b[j]}
+    assert set(zip(rows.tolist(), cols.tolist(), strict=True)) == expected
+    assert len(rows) == len(expected)
+
+
+@pytest.mark.parametrize("pixel_offset", [0.0, 1.0])
+@pytest.mark.parametrize("seed", range(10))
+def test_overlap_pairs_hold_every_intersecting_pair(seed: int, pixel_offset: float) -> None:
+    rng = np.random.default_rng(seed)
+    m, n = rng.integers(0, 60, 2)
+    a, b = _random_boxes(rng, m), _random_boxes(rng, n)
+    ga, gb = rng.integers(0, 4, m), rng.integers(0, 4, n)
+    rows, cols = overlap_pairs(ga, a, gb, b, pixel_offset)
+    found = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    assert len(found) == len(rows)
+    assert (ga[rows] == gb[cols]).all()
+    iou = iou_matrix(a, b, pixel_offset)
+    must = {(i, j) for i, j in zip(*np.nonzero(iou > 0), strict=True) if ga[i] == gb[j]}
+    assert must <= found
+
+
+@pytest.mark.parametrize("pixel_offset", [0.0, 1.0])
+def test_iou_pairs_are_the_matrix_entries_bit_for_bit(pixel_offset: float) -> None:
+    rng = np.random.default_rng(3)
+    a, b = _random_boxes(rng, 40).astype(np.float64) + 0.3, _random_boxes(rng, 50)
+    rows, cols = np.nonzero(np.ones((40, 50), bool))
+    np.testing.assert_array_equal(
+        iou_pairs(a, b, rows, cols, pixel_offset), iou_matrix(a, b, pixel_offset)[rows, cols]
+    )
+    np.testing.assert_array_equal(
+        iou_distance_pairs(a, b, rows, cols, pixel_offset),
+        iou_distance(a, b, pixel_offset)[rows, cols],
+    )
+    assert iou_pairs(a, b, [], []).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    ("cost", "matches"),
+    [
+        pytest.param([[0.3, 0.3, 0.5]], [[0, 0]], id="row-star-tie-lowest-column"),
+        pytest.param([[0.5, 0.3, 0.3]], [[0, 1]], id="row-star-cheapest"),
+        pytest.param([[0.3], [0.3], [0.1]], [[2, 0]], id="column-star-cheapest"),
+        pytest.param([[0.3], [0.3]], [[0, 0]], id="column-star-tie-lowest-row"),
+    ],
+)
+def test_components_with_one_row_or_column_take_the_cheapest_pair(
+    cost: list[list[float]], matches: list[list[int]]
+) -> None:
+    got, _, _ = linear_assignment(np.asarray(cost), 0.8)
+    np.testing.assert_array_equal(got, matches)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_block_diagonal_solve_equals_each_block_alone(seed: int) -> None:
+    """Blocks of whole-number costs (many exact ties) solved at once: each
+    block's pairs are exactly those it gets as its own problem."""
+    rng = np.random.default_rng(seed)
+    shapes = [tuple(rng.integers(0, 7, 2)) for _ in range(int(rng.integers(1, 9)))]
+    blocks = [np.where(rng.random(s) < 0.5, rng.integers(1, 4, s) / 4, 1.0) for s in shapes]
+    row_off = np.cumsum([0] + [s[0] for s in shapes])
+    col_off = np.cumsum([0] + [s[1] for s in shapes])
+    rows, cols, costs = [], [], []
+    for block, r0, c0 in zip(blocks, row_off, col_off, strict=False):
+        i, j = np.nonzero(np.ones(block.shape, bool))
+        rows.append(i + r0)
+        cols.append(j + c0)
+        costs.append(block[i, j])
+    shape = (int(row_off[-1]), int(col_off[-1]))
+    order = rng.permutation(sum(len(r) for r in rows))  # listing order must not matter
+    matches, rows_left, cols_left = sparse_linear_assignment(
+        np.concatenate(rows)[order],
+        np.concatenate(cols)[order],
+        np.concatenate(costs)[order],
+        shape,
+        0.7,
+    )
+    expected = [
+        linear_assignment(block, 0.7)[0] + [r0, c0]
+        for block, r0, c0 in zip(blocks, row_off, col_off, strict=False)
+    ]
+    np.testing.assert_array_equal(matches, np.concatenate([np.zeros((0, 2), int), *expected]))
+    assert sorted([*matches[:, 0], *rows_left]) == list(range(shape[0]))
+    assert sorted([*matches[:, 1], *cols_left]) == list(range(shape[1]))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, 1e15])
+def test_overlap_pairs_with_non_finite_or_huge_boxes(bad: float) -> None:
+    rng = np.random.default_rng(1)
+    a, b = _random_boxes(rng, 20), _random_boxes(rng, 25)
+    a[3, 0], b[5, 2] = bad, bad
+    ga, gb = rng.integers(0, 3, 20), rng.integers(0, 3, 25)
+    rows, cols = overlap_pairs(ga, a, gb, b)
+    found = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    with np.errstate(invalid="ignore"):
+        iou = iou_matrix(a, b)
+    must = {(i, j) for i, j in zip(*np.nonzero(iou > 0), strict=True) if ga[i] == gb[j]}
+    assert must <= found
