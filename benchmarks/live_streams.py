@@ -131,6 +131,14 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
     )
 
 
+def _git() -> dict[str, Any]:
+    """The commit measured: ``$VISIONFLOW_COMMIT`` on the GPU machine (its copy's .git is stale)."""
+    commit = os.environ.get("VISIONFLOW_COMMIT")
+    if commit:
+        return {"commit": commit, "dirty": os.environ.get("VISIONFLOW_DIRTY", "unknown")}
+    return git_info()
+
+
 def snapshot(pipeline: Any) -> dict[str, dict[str, float]]:
     out = {}
     for sid in list(pipeline.streams):
@@ -240,7 +248,7 @@ def main() -> None:
         "settings": {k: v for k, v in vars(args).items() if k != "out"},
         "machine": machine_info(),
         "versions": versions(),
-        "git": git_info(),
+        "git": _git(),
         "load_avg_before": load_before,
         "rounds": rounds,
         "summary": {

@@ -270,6 +270,10 @@ class Units:
         self._cached_plan = None
         return unit
 
+    def any_live(self) -> bool:
+        """Whether any unit is live (a bank without live units has nothing to do)."""
+        return bool(len(self._plan().ascending))
+
     def remove_stream(self, stream: int) -> Rows:
         """Mark ``stream``'s units dead; return their indices."""
         dead = np.flatnonzero(self.stream == stream)

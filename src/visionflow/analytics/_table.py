@@ -53,6 +53,8 @@ class TrackTable:
         Returns:
             ``[N]`` row indices into :attr:`ids` and every column.
         """
+        if not len(track_ids):
+            return np.zeros(0, np.intp)
         index = np.searchsorted(self.ids, track_ids)
         if len(self.ids) == 0:
             new_ids = track_ids

@@ -100,6 +100,8 @@ class DirectionBank:
             unit → the tracks whose direction was set or changed, only for
             units with at least one; ``row`` indexes ``rnd.tracks``.
         """
+        if not self._units.any_live():  # nothing to advance: no state either
+            return {}
         pairs = self._units.pairs(rnd)
         changes = self._advance(rnd, pairs) if len(pairs) else {}
         # Last: dropping rows invalidates the rows located by ``_advance``.

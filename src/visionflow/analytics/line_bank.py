@@ -240,6 +240,8 @@ class LineBank:
             unit → its crossings in this round (``row`` indexes ``rnd.tracks``,
             in row order), only for units with at least one crossing.
         """
+        if not self._units.any_live():  # nothing to advance: no state either
+            return {}
         pairs = self._units.pairs(rnd)
         crossed = going_in = np.zeros(0, bool)
         if len(pairs):

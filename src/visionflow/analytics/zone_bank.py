@@ -174,6 +174,8 @@ class ZoneBank:
             exit (forgotten tracks' included), a loitering alert or an
             overcrowding change; ``row`` fields index ``rnd.tracks``.
         """
+        if not self._units.any_live():  # nothing to advance: no state either
+            return {}
         pairs = self._units.pairs(rnd)
         unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
         frame = rnd.frame_number[pairs.row]
