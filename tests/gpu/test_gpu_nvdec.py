@@ -63,6 +63,33 @@ def test_nvdec_frames_match_cpu_decode(name: str) -> None:
     assert np.percentile(diff, 99) * 255 < 8
 
 
+@pytest.mark.parametrize("name", ["vtest_1080p_av1.mp4", "vtest_1080p_vp9.mp4"])
+def test_nvdec_decodes_av1_and_vp9_like_their_h264_source(name: str) -> None:
+    """AV1 and VP9 where the GPU has them: the same 150 pictures as the H.264 clip
+    they were re-encoded from (benchmarks/gpu_prepare.sh), within the re-encoding loss."""
+    path = CLIPS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present: run benchmarks/gpu_prepare.sh")
+    reason = nvdec_support(path)
+    if reason is not None:
+        pytest.skip(f"this GPU's NVDEC cannot: {reason}")
+    decoder = NvdecDecoder(path)
+    frames = list(decoder.frames())
+    source = list(NvdecDecoder(CLIPS / "vtest_1080p_h264.mp4").frames())[: len(frames)]
+    assert len(frames) == 150
+    assert decoder.resolution_wh == (1920, 1080)
+    pts = np.array([f.pts_seconds for f in frames])
+    np.testing.assert_allclose(pts, np.arange(150) / 30.0, atol=1e-3)
+    dev = DeviceLetterboxer((416, 416), torch.device("cuda"), torch.float32)
+    for i in (3, 75, 146):
+        got, _ = dev([frames[i].nv12], "nv12")
+        near, _ = dev([source[j].nv12 for j in range(i - 3, i + 4)], "nv12")
+        diff = (near - got).abs().mean(dim=(1, 2, 3)).cpu().numpy() * 255  # vs frames i-3..i+3
+        print(name, i, "mean |diff| vs H.264 frames i-3..i+3:", np.round(diff, 2))
+        assert int(np.argmin(diff)) == 3  # the same picture, in the same place in time
+        assert diff[3] < 3.0  # within the re-encoding loss
+
+
 def test_nvdec_support_names_the_reason(tmp_path: Path) -> None:
     bogus = tmp_path / "not_a_video.mp4"
     bogus.write_bytes(b"\x00" * 1024)
@@ -78,9 +105,13 @@ def test_gpu_file_source_keeps_frames_on_the_device() -> None:
         pytest.skip(f"{path} not present")
     source = GpuFileSource(path, stream_id="cam", loop=True).open()
     assert source.decoder == "nvdec" and source.fallback_reason is None
-    frames = [f for f, _ in zip(source, range(310), strict=False)]
+    frames = [f for f, _ in zip(source, range(610), strict=False)]
     source.close()
-    assert [f.frame_number for f in frames] == list(range(310))
+    assert [f.frame_number for f in frames] == list(range(610))
+    # the second and third passes (one NVDEC session, rewound) give the same pictures
+    for i in (0, 1, 150, 299):
+        assert torch.equal(frames[300 + i].image_nv12_device, frames[i].image_nv12_device)
+        assert torch.equal(frames[600 + i % 10].image_nv12_device, frames[i % 10].image_nv12_device)
     assert all(f.on_device and f.image_rgb.size == 0 for f in frames)
     assert frames[0].resolution_wh == (1920, 1080)
     # looping: the second pass continues the timeline at 300 / 30 fps = 10 s

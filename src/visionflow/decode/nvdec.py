@@ -90,12 +90,7 @@ def nvdec_support(path: str | os.PathLike[str], gpu_id: int = 0) -> str | None:
         codec = str(demuxer.GetNvCodecId()).rsplit(".", 1)[-1]
         if codec not in SUPPORTED_CODECS:
             return f"codec {codec} is not one of {list(SUPPORTED_CODECS)}"
-        caps = nvc.GetDecoderCaps(
-            gpuid=gpu_id,
-            codec=demuxer.GetNvCodecId(),
-            chromaformat=demuxer.ChromaFormat(),
-            bitdepth=demuxer.BitDepth(),
-        )
+        caps = _decoder_caps(nvc, gpu_id, demuxer)
         if not caps.get("supported", True):
             return f"this GPU's NVDEC has no {codec} decoder for this chroma format/bit depth"
         if demuxer.BitDepth() != 8:
@@ -105,6 +100,28 @@ def nvdec_support(path: str | os.PathLike[str], gpu_id: int = 0) -> str | None:
     except Exception as exc:  # the demuxer raises plain exceptions on unknown containers
         return f"PyNvVideoCodec cannot open it: {exc}"
     return None
+
+
+_caps_cache: dict[tuple[int, str, str, int], dict[str, Any]] = {}
+
+
+def _decoder_caps(nvc: ModuleType, gpu_id: int, demuxer: Any) -> dict[str, Any]:
+    """NVDEC's capabilities for the demuxer's codec and format, asked once per process.
+
+    ``GetDecoderCaps`` takes ~0.2 s a call: 64 streams of one codec used to
+    spend 10 s of their start-up in it.
+    """
+    key = (gpu_id, str(demuxer.GetNvCodecId()), str(demuxer.ChromaFormat()), demuxer.BitDepth())
+    with _lock:
+        caps = _caps_cache.get(key)
+        if caps is None:
+            caps = _caps_cache[key] = nvc.GetDecoderCaps(
+                gpuid=gpu_id,
+                codec=demuxer.GetNvCodecId(),
+                chromaformat=demuxer.ChromaFormat(),
+                bitdepth=demuxer.BitDepth(),
+            )
+    return caps
 
 
 class NvdecDecoder:
@@ -158,6 +175,18 @@ class NvdecDecoder:
         """Decoded pictures in display order, each a fresh device tensor."""
         for packet in self._demuxer:
             yield from self._decode(packet)
+
+    def rewind(self) -> None:
+        """Start again from the beginning of the file, keeping the decoder session.
+
+        A looped file then costs a new demuxer per pass, not a new NVDEC
+        session: creating sessions for many streams at the same moment stalled
+        every stream for a while (and made live stand-ins drop frames).
+        """
+        try:
+            self._demuxer = self._nvc.CreateDemuxer(filename=str(self.path))
+        except Exception as exc:
+            raise SourceOpenError(f"{self.path}: cannot reopen it: {exc}") from exc
 
     def _decode(self, packet: Any) -> Iterator[NvdecFrame]:
         th = self._torch

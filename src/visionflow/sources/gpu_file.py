@@ -68,6 +68,7 @@ class GpuFileSource:
         self._sm = StateMachine(self.stream_id, on_state)
         self._cpu: FileSource | None = None
         self._fps = 0.0
+        self._opened: Any = None  # the NvdecDecoder made by open(), for the first pass
         self._stop = threading.Event()
         self._frames_read = 0
         self._on_state = on_state
@@ -88,7 +89,8 @@ class GpuFileSource:
         reason = nvdec_support(self.path, self.gpu_id)
         if reason is None:
             try:  # creating a session can still fail (all NVDEC sessions taken, out of memory)
-                self._fps = NvdecDecoder(self.path, self.gpu_id).fps
+                self._opened = NvdecDecoder(self.path, self.gpu_id)
+                self._fps = self._opened.fps
             except (SourceOpenError, MissingDependencyError) as exc:
                 reason = str(exc)
             else:
@@ -125,9 +127,10 @@ class GpuFileSource:
 
         pacer = Pacer(self._fps if self.realtime else 0.0, self._stop)
         offset_s, duration_s = 0.0, 1.0 / self._fps if self._fps > 0 else 0.0
+        decoder, self._opened = self._opened or NvdecDecoder(self.path, self.gpu_id), None
         while not self._stop.is_set():
             last_pts = 0.0
-            for picture in NvdecDecoder(self.path, self.gpu_id).frames():
+            for picture in decoder.frames():
                 if pacer.wait() or self._stop.is_set():
                     return
                 last_pts = picture.pts_seconds or last_pts
@@ -136,6 +139,7 @@ class GpuFileSource:
                 self._sm.move(StreamState.ENDED, "end of file")
                 return
             offset_s += last_pts + duration_s
+            decoder.rewind()  # the same NVDEC session for every pass
 
     def _frame(self, nv12: Any, pts_seconds: float) -> Frame:
         if self._frames_read == 0:
@@ -178,6 +182,7 @@ class GpuFileSource:
     def close(self) -> None:
         """Release the decoder; idempotent."""
         self._stop.set()
+        self._opened = None
         if self._cpu is not None:
             self._cpu.close()
         self._sm.move(StreamState.STOPPED, "closed")
