@@ -223,7 +223,12 @@ def main() -> None:
         default=None,
         help="instead of RTSP: every stream reads this file paced at its fps (realtime: true)",
     )
+    parser.add_argument(
+        "--switch-interval-ms", type=float, default=0.0, help="sys.setswitchinterval; 0 = keep"
+    )
     args = parser.parse_args()
+    if args.switch_interval_ms > 0:
+        sys.setswitchinterval(args.switch_interval_ms / 1e3)
     work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
     load_before = os.getloadavg()
     if args.realtime_file:

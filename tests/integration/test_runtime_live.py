@@ -311,3 +311,31 @@ def test_start_opens_slow_cameras_at_the_same_time(short_clip: Path) -> None:
             source.close()
     assert open_s >= 1.5, open_s  # the cameras' open timeout really ran
     assert open_s < 4.0, open_s  # one open timeout, not three in a row
+
+
+@pytest.mark.parametrize("case", [("auto", None), (2.0, 2.0)])
+def test_gil_switch_interval_is_set_while_running_and_restored(
+    models_dir: Path,
+    onnx_cache_dir: Path,
+    sample_mp4: Path,
+    tmp_path: Path,
+    case: tuple[Any, float | None],
+) -> None:
+    import sys
+
+    setting, during_ms = case
+    before = sys.getswitchinterval()
+    cfg = config(
+        models_dir,
+        onnx_cache_dir,
+        tmp_path,
+        [{"id": "main", "uri": str(sample_mp4)}],
+        device="cpu",
+        runtime={"gil_switch_interval_ms": setting},
+    )
+    with Pipeline(cfg) as pipeline:
+        wait_until(lambda: pipeline.streams["main"].frames_processed >= 1)
+        running = sys.getswitchinterval()
+    assert sys.getswitchinterval() == before  # restored by close()
+    # auto leaves the CPU path alone; a number applies on any device
+    assert running == pytest.approx(before if during_ms is None else during_ms / 1e3)

@@ -168,6 +168,7 @@ class RuntimeConfig(_Model):
     stop_policy: Literal["auto", "drain", "drop"] = "auto"
     stats_log_interval_s: Annotated[float, Field(ge=0.0)] = 30.0
     join_timeout_s: Annotated[float, Field(gt=0.0)] = 10.0
+    gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
 
 
 class PipelineConfig(_Model):

@@ -22,6 +22,7 @@ never per object.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections import deque
@@ -48,6 +49,8 @@ _WAIT_SLICE_S = 0.1
 _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
 _CLOSED = frozenset({"ended", "failed", "stopped"})
+_GPU_SWITCH_INTERVAL_MS = 1.0
+"""GIL switch interval on the GPU path (measured: see ``runtime.gil_switch_interval_ms``)."""
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
@@ -113,6 +116,8 @@ class Pipeline:
         self._components: Components | None = None
         self._started_at = 0.0
         self._ended_at = 0.0
+        self._saved_switch_s: float | None = None
+        """Python's GIL switch interval before start(), restored by close()."""
 
     def __enter__(self) -> Pipeline:
         self.start()
@@ -138,6 +143,7 @@ class Pipeline:
             self.config, self._on_source_error, self.stats, self._on_source_state
         )
         self._components = comps
+        self._set_switch_interval(comps.device)
         self._reporter.on_end = lambda sid: comps.analytics.final_counts([sid])
         runtime = self.config.runtime
         self._batcher = FrameBatcher(
@@ -303,7 +309,20 @@ class Pipeline:
             stuck = [t.name for t in threads if t.is_alive()]
             if stuck:
                 log.warning("threads still running %.0f s after stop: %s", timeout, stuck)
+        if self._saved_switch_s is not None:
+            sys.setswitchinterval(self._saved_switch_s)
+            self._saved_switch_s = None
         self.state = PipelineState.CLOSED
+
+    def _set_switch_interval(self, device: str) -> None:
+        """Apply ``runtime.gil_switch_interval_ms`` (auto: 1 ms on the GPU, else unchanged)."""
+        setting = self.config.runtime.gil_switch_interval_ms
+        if setting == "auto":
+            if not device.startswith("cuda"):
+                return
+            setting = _GPU_SWITCH_INTERVAL_MS
+        self._saved_switch_s = sys.getswitchinterval()
+        sys.setswitchinterval(setting / 1e3)
 
     # -- observation -----------------------------------------------------
 
