@@ -100,7 +100,7 @@ class StreamAnalytics:
     _entered: dict[str, dict[str, int]] = field(default_factory=dict)
     _next_counts_pts: float = 0.0
     _last_frame: Frame | None = None
-    _units: tuple[list[int], list[int], list[int]] = ([], [], [])
+    _units: tuple[list[int], list[int], list[int]] = field(default_factory=lambda: ([], [], []))
     _own_hub: AnalyticsHub | None = None
 
     def bind(self, lines: list[int], zones: list[int], directions: list[int]) -> None:
