@@ -39,6 +39,7 @@ import numpy.typing as npt
 
 from visionflow.analytics._pairs import Round
 from visionflow.analytics._table import check_positive
+from visionflow.analytics._view import UnitView
 from visionflow.analytics.lines import MAX_ANGLE_DEG, Mode
 from visionflow.types import Detections
 
@@ -86,7 +87,7 @@ class DirectionStates:
     direction: npt.NDArray[np.int64]
 
 
-class DirectionDetector:
+class DirectionDetector(UnitView):
     """Finds each track's heading among named directions (see the module docstring).
 
     One instance per stream; not thread-safe. Standalone, a detector is a
@@ -107,6 +108,9 @@ class DirectionDetector:
         min_frames: consecutive matching observations before a direction is set.
         forget_frames: frames without a sighting after which a track is dropped.
     """
+
+    bank_kind = "DirectionBank"
+    _bank: DirectionBank
 
     def __init__(
         self,
@@ -148,9 +152,8 @@ class DirectionDetector:
         self.forget_frames = forget_frames
         from visionflow.analytics.direction_bank import DirectionBank  # it imports this module
 
-        self._bank = DirectionBank()  # private until a bank adopts the detector
+        self._bank = DirectionBank()  # private until a bank adopts the detector (UnitView)
         self._unit = self._bank._register(0, self)
-        self._adopted = False
 
     @property
     def num_tracks(self) -> int:
@@ -176,18 +179,13 @@ class DirectionDetector:
             RuntimeError: the detector belongs to a bank (update the bank instead).
             ValueError: a track id is not positive or repeats.
         """
-        owner = f"DirectionDetector {self.name!r}"
-        if self._adopted:
-            raise RuntimeError(
-                f"{owner} belongs to a DirectionBank; hint: call the bank's update(round), "
-                "which advances every detector it holds"
-            )
-        changes = self._bank.update(Round.single(tracks, frame_number, owner))
+        self._require_standalone()
+        changes = self._bank.update(Round.single(tracks, frame_number, self._owner()))
         return changes[self._unit] if changes else _no_changes()
 
-    def _attach(self, bank: DirectionBank, unit: int) -> None:
-        """Become a view of ``unit`` of ``bank`` (by :meth:`DirectionBank.add`)."""
-        self._bank, self._unit, self._adopted = bank, unit, True
+    def _state_note(self) -> str | None:
+        n = self.num_tracks
+        return f"holds {n} tracks" if n else None
 
 
 def _unit_vectors(

@@ -37,6 +37,7 @@ from visionflow.analytics._pairs import (
     stale_rows,
 )
 from visionflow.analytics._table import TrackTable
+from visionflow.analytics._view import check_stream_index
 from visionflow.analytics.direction import NONE, DirectionChanges, DirectionStates
 
 if TYPE_CHECKING:
@@ -76,14 +77,8 @@ class DirectionBank:
         Raises:
             ValueError: ``detector`` already holds track state or belongs to a bank.
         """
-        owner = f"DirectionDetector {detector.name!r}"
-        if detector._adopted:
-            raise ValueError(f"{owner} already belongs to a DirectionBank; build one per bank")
-        if detector.num_tracks:
-            raise ValueError(
-                f"{owner} holds {detector.num_tracks} tracks; "
-                "hint: add a fresh detector (or reset() it first)"
-            )
+        check_stream_index(stream)
+        detector._check_adoptable()
         unit = self._register(stream, detector)
         detector._attach(self, unit)
         return unit

@@ -38,6 +38,7 @@ from visionflow.analytics._pairs import (
 from visionflow.analytics._polyline import Polylines, path_hits, polyline_sides
 from visionflow.analytics._recount import RecentCrossings, member
 from visionflow.analytics._table import TrackTable
+from visionflow.analytics._view import check_stream_index
 
 if TYPE_CHECKING:
     from visionflow.analytics.lines import LineCounter
@@ -153,17 +154,10 @@ class LineBank:
                 to a bank, or has state (it holds tracks or counts; ``reset``
                 it first).
         """
-        if isinstance(stream, bool) or not isinstance(stream, int) or stream < 0:
-            raise ValueError(f"stream must be a stream index (an int >= 0), got {stream!r}")
-        if counter._adopted:
-            raise ValueError(f"LineCounter {counter.name!r} already belongs to a LineBank")
-        if counter._bank.has_state(counter._unit):
-            raise ValueError(
-                f"LineCounter {counter.name!r} has state (tracks or counts); "
-                "hint: add fresh counters to a LineBank, or reset() it first"
-            )
+        check_stream_index(stream)
+        counter._check_adoptable()
         unit = self._register(stream, counter._spec)
-        counter._bank, counter._unit, counter._adopted = self, unit, True
+        counter._attach(self, unit)
         return unit
 
     def _register(self, stream: int, spec: LineSpec) -> int:

@@ -78,6 +78,7 @@ import numpy.typing as npt
 from visionflow.analytics._pairs import Round
 from visionflow.analytics._recount import unit_direction
 from visionflow.analytics._table import check_positive
+from visionflow.analytics._view import UnitView
 from visionflow.analytics.line_bank import LineBank, LineCrossings, LineSpec
 from visionflow.geometry import Line, Polyline
 from visionflow.types import Detections
@@ -90,7 +91,7 @@ MAX_ANGLE_DEG: dict[str, float] = {"loose": 90.0, "balanced": 60.0, "strict": 30
 """Largest angle between a crossing's movement and its reference, per mode."""
 
 
-class LineCounter:
+class LineCounter(UnitView):
     """Counts tracks crossing a segment or polyline, per direction and class.
 
     See the module docstring for the exact rule, the modes and the
@@ -117,6 +118,9 @@ class LineCounter:
         recount_window_frames: re-acquisition window in frames; 0 disables it.
         recount_radius_px: re-acquisition radius around a crossing point.
     """
+
+    bank_kind = "LineBank"
+    _bank: LineBank
 
     def __init__(
         self,
@@ -171,10 +175,8 @@ class LineCounter:
             recount_window_frames=recount_window_frames,
             recount_radius_px=self.recount_radius_px,
         )
-        # Set by LineBank.add when a shared bank adopts this counter.
-        self._bank = LineBank()
+        self._bank = LineBank()  # private until a bank adopts the counter (UnitView)
         self._unit = self._bank._register(0, self._spec)
-        self._adopted = False
 
     @property
     def num_tracks(self) -> int:
@@ -199,6 +201,10 @@ class LineCounter:
         """Cumulative crossings: ``{in_name: {class_id: n}, out_name: {...}}`` (a copy)."""
         return self._bank.counts(self._unit)
 
+    def _state_note(self) -> str | None:
+        has = self._bank.has_state(self._unit)
+        return "tracks, counts or recent crossings" if has else None
+
     def update(self, tracks: Detections, frame_number: int) -> LineCrossings:
         """Advance by one frame and return the crossings counted in it.
 
@@ -214,10 +220,6 @@ class LineCounter:
             ValueError: a track id is not positive or repeats.
             RuntimeError: the counter is a unit of a shared :class:`LineBank`.
         """
-        if self._adopted:
-            raise RuntimeError(
-                f"LineCounter {self.name!r} is a unit of a LineBank; "
-                "hint: update the bank (LineBank.update) instead of the counter"
-            )
-        rnd = Round.single(tracks, frame_number, f"LineCounter {self.name!r}")
+        self._require_standalone()
+        rnd = Round.single(tracks, frame_number, self._owner())
         return self._bank.update(rnd).get(self._unit) or LineCrossings.empty()

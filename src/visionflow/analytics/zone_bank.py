@@ -31,6 +31,7 @@ from visionflow.analytics._pairs import (
 )
 from visionflow.analytics._polygon import Edges, inside_polygons, polygon_edges, stack_edges
 from visionflow.analytics._table import TrackTable, count_by_class
+from visionflow.analytics._view import check_stream_index
 from visionflow.analytics.crowding import CrowdingChange, CrowdingStates, OvercrowdingMonitor
 from visionflow.analytics.zone_results import (
     NO_EXITS,
@@ -108,11 +109,10 @@ class ZoneBank:
             ValueError: ``stream`` is negative, or ``counter`` has state or
                 already belongs to a bank.
         """
-        if isinstance(stream, bool) or not isinstance(stream, int) or stream < 0:
-            raise ValueError(f"stream must be an int >= 0, got {stream!r}")
+        check_stream_index(stream)
         counter._check_adoptable()
         unit = self._register(stream, counter)
-        counter._adopt(self, unit)
+        counter._attach(self, unit)
         return unit
 
     def _register(self, stream: int, counter: ZoneCounter) -> int:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from visionflow.analytics._pairs import Round
 from visionflow.analytics._polygon import points_in_polygon
 from visionflow.analytics._table import check_positive
+from visionflow.analytics._view import UnitView
 from visionflow.analytics.crowding import OvercrowdingMonitor
 from visionflow.analytics.zone_bank import ZoneBank
 from visionflow.analytics.zone_results import (
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 
-class ZoneCounter:
+class ZoneCounter(UnitView):
     """Tracks entering, leaving and staying in a polygonal zone.
 
     An entry counts once the anchor has been inside for ``min_frames``
@@ -83,6 +84,9 @@ class ZoneCounter:
             track must first appear.
     """
 
+    bank_kind = "ZoneBank"
+    _bank: ZoneBank
+
     def __init__(
         self,
         name: str,
@@ -127,7 +131,6 @@ class ZoneCounter:
         )
         self._bank = ZoneBank()
         self._unit = self._bank._register(0, self)
-        self._standalone = True  # owns its bank; False once adopted by another
         self._updated = False  # updated since built or reset (adoption needs a fresh one)
 
     @property
@@ -165,29 +168,11 @@ class ZoneCounter:
         Raises:
             RuntimeError: the counter belongs to a :class:`ZoneBank` (update the bank).
         """
-        if not self._standalone:
-            raise RuntimeError(
-                f"ZoneCounter {self.name!r} is unit {self._unit} of a ZoneBank; "
-                "update the bank (ZoneBank.update) with the round of all its streams"
-            )
+        self._require_standalone()
         self._updated = True
-        rnd = Round.single(tracks, frame_number, f"ZoneCounter {self.name!r}")
+        rnd = Round.single(tracks, frame_number, self._owner())
         update = self._bank.update(rnd).get(self._unit)
         return update or ZoneUpdate(NO_ENTRIES, NO_EXITS, self.occupancy())
 
-    def _check_adoptable(self) -> None:
-        """Raise ``ValueError`` unless a bank may adopt this counter."""
-        if not self._standalone:
-            raise ValueError(
-                f"ZoneCounter {self.name!r} already belongs to a ZoneBank (unit {self._unit}); "
-                "build a new ZoneCounter for each bank"
-            )
-        if self._updated:
-            raise ValueError(
-                f"ZoneCounter {self.name!r} has state (it was updated); "
-                "add fresh counters to a ZoneBank, or reset() it first"
-            )
-
-    def _adopt(self, bank: ZoneBank, unit: int) -> None:
-        """From now on, be a view of ``unit`` of ``bank``."""
-        self._bank, self._unit, self._standalone = bank, unit, False
+    def _state_note(self) -> str | None:
+        return "it was updated" if self._updated else None
