@@ -39,6 +39,8 @@ Points = npt.NDArray[np.float64]
 
 KEY_SHIFT = 32
 """Bits of a pair key that hold the track id; the unit index sits above them."""
+_COMPACT_AFTER = 32
+"""Dead units a bank tolerates before :meth:`Units.compact` renumbers (besides as many as live)."""
 ANCHORS: tuple[str, ...] = (
     "bottom_center",
     "center",
@@ -190,6 +192,13 @@ def pair_keys(unit: npt.NDArray[np.integer[Any]], track_id: I64) -> I64:
     return keys
 
 
+def remap_keys(keys: I64, kept: Rows) -> I64:
+    """Keys of live units renumbered after :meth:`Units.compact` kept ``kept``."""
+    new_index = np.full(int(kept[-1]) + 1 if len(kept) else 0, -1, np.int64)
+    new_index[kept] = np.arange(len(kept))
+    return pair_keys(new_index[key_units(keys)], key_tracks(keys))
+
+
 def key_units(keys: I64) -> Rows:
     """The unit index of each key of :func:`pair_keys`."""
     return (keys >> KEY_SHIFT).astype(np.intp)
@@ -225,8 +234,11 @@ class _Plan:
 class Units:
     """The units of one bank: each unit's stream, class filter, anchor and parameters.
 
-    Units are never renumbered: removing a stream marks its units dead
-    (stream ``-1``), so indices held elsewhere stay valid.
+    Removing a stream marks its units dead (stream ``-1``); once dead units
+    outnumber the live ones, :meth:`compact` drops them and renumbers the
+    live ones in order (the bank then remaps its keys and per-unit arrays,
+    and re-points the counters that show those units, see
+    :class:`~visionflow.analytics._view.Views`).
 
     Args:
         defaults: parameter name → a scalar template; its dtype defines the
@@ -269,6 +281,27 @@ class Units:
         self._add_classes(class_ids)
         self._cached_plan = None
         return unit
+
+    def compact(self) -> Rows | None:
+        """Drop dead units once they outnumber the live ones; return the kept indices.
+
+        A pipeline that adds and removes streams for days would otherwise grow
+        every per-unit array (and the per-round work over them) without end.
+        Live units keep their order, so keys remapped with :func:`remap_keys`
+        stay sorted.
+
+        Returns:
+            The old indices of the kept units, ascending (their new index is
+            their position), or ``None`` when nothing was dropped.
+        """
+        live = np.flatnonzero(self.stream >= 0)
+        if len(self.stream) - len(live) <= max(len(live), _COMPACT_AFTER):
+            return None
+        self.stream, self.anchor = self.stream[live], self.anchor[live]
+        self.columns = {name: col[live] for name, col in self.columns.items()}
+        self._all_classes, self._classes = self._all_classes[live], self._classes[live]
+        self._cached_plan = None
+        return live
 
     def any_live(self) -> bool:
         """Whether any unit is live (a bank without live units has nothing to do)."""

@@ -100,6 +100,17 @@ class Polylines:
     def __len__(self) -> int:
         return len(self.segments)
 
+    def take(self, lines: Rows) -> Polylines:
+        """Only ``lines``, in that order (padding width kept)."""
+        return Polylines(
+            self.vertices[lines],
+            self.segments[lines],
+            self.normals[lines],
+            self.start[lines],
+            self.step[lines],
+            self.segment_table[lines],
+        )
+
     def append(self, vertices: Points) -> Polylines:
         """These lines and one more (``[V, 2]`` vertices, ``V >= 2``), re-padded as needed."""
         width = max(self.vertices.shape[1], len(vertices))

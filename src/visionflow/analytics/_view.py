@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+import numpy as np
+import numpy.typing as npt
+
 
 class UnitView:
     """Mixin: ``_bank``/``_unit`` of the unit this object shows, and its adoption.
@@ -23,6 +26,20 @@ class UnitView:
     _bank: Any
     _unit: int
     _adopted: bool = False
+
+    @property
+    def unit(self) -> int:
+        """The index of the unit this object shows in its bank (changes when it compacts)."""
+        return self._unit
+
+    def _own_bank(self) -> None:
+        """Become unit 0 of a fresh private bank on stream 0 (standalone, no state)."""
+        raise NotImplementedError
+
+    def _detach(self) -> None:
+        """Its bank forgot the unit (stream removed): become a fresh standalone object."""
+        self._own_bank()
+        self._adopted = False
 
     def _owner(self) -> str:
         """``LineCounter 'gate'``: how errors name this object."""
@@ -56,6 +73,34 @@ class UnitView:
     def _attach(self, bank: Any, unit: int) -> None:
         """From now on, be a view of ``unit`` of ``bank``."""
         self._bank, self._unit, self._adopted = bank, unit, True
+
+
+class Views:
+    """The objects showing the units of a shared bank, re-pointed when units change."""
+
+    def __init__(self) -> None:
+        self._of: dict[int, UnitView] = {}
+
+    def add(self, unit: int, view: UnitView) -> None:
+        """``view`` shows ``unit``."""
+        self._of[unit] = view
+
+    def drop(self, units: npt.NDArray[np.intp]) -> None:
+        """The bank forgot ``units``: their objects become fresh standalone ones."""
+        for unit in units.tolist():
+            view = self._of.pop(unit, None)
+            if view is not None:
+                view._detach()
+
+    def renumber(self, kept: npt.NDArray[np.intp]) -> None:
+        """Units were compacted: the unit at old index ``kept[i]`` is now unit ``i``."""
+        views = {}
+        for new, old in enumerate(kept.tolist()):
+            view = self._of.get(old)
+            if view is not None:
+                view._unit = new
+                views[new] = view
+        self._of = views
 
 
 def check_stream_index(stream: object) -> None:

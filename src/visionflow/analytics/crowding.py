@@ -74,6 +74,19 @@ class CrowdingStates:
             setattr(self, name, np.append(getattr(self, name), np.int64(0)))
         return len(self.threshold) - 1
 
+    def take(self, units: Rows) -> None:
+        """Keep only ``units``, renumbered in that order."""
+        for name in (
+            "threshold",
+            "min_frames",
+            "active",
+            "pending",
+            "run_start",
+            "start_frame",
+            "last_crowded",
+        ):
+            setattr(self, name, getattr(self, name)[units])
+
     def reset(self, units: Rows) -> None:
         """Forget the alert state of ``units`` (no end is reported)."""
         self.active[units] = False

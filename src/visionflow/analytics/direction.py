@@ -150,10 +150,7 @@ class DirectionDetector(UnitView):
         self.min_displacement_px = float(min_displacement_px)
         self.min_frames = min_frames
         self.forget_frames = forget_frames
-        from visionflow.analytics.direction_bank import DirectionBank  # it imports this module
-
-        self._bank = DirectionBank()  # private until a bank adopts the detector (UnitView)
-        self._unit = self._bank._register(0, self)
+        self._own_bank()  # private until a bank adopts the detector (UnitView)
 
     @property
     def num_tracks(self) -> int:
@@ -182,6 +179,12 @@ class DirectionDetector(UnitView):
         self._require_standalone()
         changes = self._bank.update(Round.single(tracks, frame_number, self._owner()))
         return changes[self._unit] if changes else _no_changes()
+
+    def _own_bank(self) -> None:
+        from visionflow.analytics.direction_bank import DirectionBank  # it imports this module
+
+        self._bank = DirectionBank()
+        self._unit = self._bank._register(0, self)
 
     def _state_note(self) -> str | None:
         n = self.num_tracks

@@ -34,10 +34,11 @@ from visionflow.analytics._pairs import (
     Units,
     key_tracks,
     key_units,
+    remap_keys,
     stale_rows,
 )
 from visionflow.analytics._table import TrackTable
-from visionflow.analytics._view import check_stream_index
+from visionflow.analytics._view import Views, check_stream_index
 from visionflow.analytics.direction import NONE, DirectionChanges, DirectionStates
 
 if TYPE_CHECKING:
@@ -64,6 +65,7 @@ class DirectionBank:
                 "loose": np.bool_(False),  # match any direction below 90 degrees (cos > 0)
             }
         )
+        self._views = Views()
         self._directions = np.zeros((0, 0, 2))  # [U, Lmax, 2] unit vectors, zero padded
         self._valid = np.zeros((0, 0), bool)  # [U, Lmax] real (not padding) directions
         self._table = _state_table(0)
@@ -81,12 +83,19 @@ class DirectionBank:
         detector._check_adoptable()
         unit = self._register(stream, detector)
         detector._attach(self, unit)
+        self._views.add(unit, detector)
         return unit
 
     def remove_stream(self, stream: int) -> None:
         """Drop every detector of ``stream`` and the state of its tracks."""
         dead = self._units.remove_stream(stream)
         self._table.keep(~np.isin(key_units(self._table.ids), dead))
+        self._views.drop(dead)
+        kept = self._units.compact()  # once dead units outnumber the live ones
+        if kept is not None:
+            self._table.ids = remap_keys(self._table.ids, kept)
+            self._directions, self._valid = self._directions[kept], self._valid[kept]
+            self._views.renumber(kept)
 
     def update(self, rnd: Round) -> dict[int, DirectionChanges]:
         """Advance every detector of the streams in ``rnd`` by their frame.

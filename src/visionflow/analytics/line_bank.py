@@ -33,12 +33,13 @@ from visionflow.analytics._pairs import (
     key_tracks,
     key_units,
     pair_keys,
+    remap_keys,
     stale_rows,
 )
 from visionflow.analytics._polyline import Polylines, path_hits, polyline_sides
 from visionflow.analytics._recount import RecentCrossings, member
 from visionflow.analytics._table import TrackTable
-from visionflow.analytics._view import check_stream_index
+from visionflow.analytics._view import Views, check_stream_index
 
 if TYPE_CHECKING:
     from visionflow.analytics.lines import LineCounter
@@ -132,6 +133,7 @@ class LineBank:
 
     def __init__(self) -> None:
         self._units = Units(_PARAMS)
+        self._views = Views()
         self._lines = Polylines.empty()
         self._table = TrackTable(_STATE)
         self._recent = RecentCrossings()
@@ -158,6 +160,7 @@ class LineBank:
         counter._check_adoptable()
         unit = self._register(stream, counter._spec)
         counter._attach(self, unit)
+        self._views.add(unit, counter)
         return unit
 
     def _register(self, stream: int, spec: LineSpec) -> int:
@@ -191,6 +194,23 @@ class LineBank:
             self._recent.keep(~np.isin(self._recent.unit, dead))
             for unit in dead.tolist():
                 self._clear_totals(unit)
+            self._views.drop(dead)
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop dead units from every per-unit array once they outnumber the live ones."""
+        kept = self._units.compact()
+        if kept is None:
+            return
+        self._table.ids = remap_keys(self._table.ids, kept)
+        new_index = np.full(int(kept[-1]) + 1, -1, np.intp)
+        new_index[kept] = np.arange(len(kept))
+        self._recent.unit = new_index[self._recent.unit]
+        self._lines = self._lines.take(kept)
+        self._suppressed = self._suppressed[kept]
+        self._names = [self._names[u] for u in kept.tolist()]
+        self._counts = [self._counts[u] for u in kept.tolist()]
+        self._views.renumber(kept)
 
     def reset(self, unit: int) -> None:
         """Forget every track and recent crossing of ``unit``, and zero its counts."""

@@ -175,8 +175,7 @@ class LineCounter(UnitView):
             recount_window_frames=recount_window_frames,
             recount_radius_px=self.recount_radius_px,
         )
-        self._bank = LineBank()  # private until a bank adopts the counter (UnitView)
-        self._unit = self._bank._register(0, self._spec)
+        self._own_bank()  # private until a bank adopts the counter (UnitView)
 
     @property
     def num_tracks(self) -> int:
@@ -200,6 +199,10 @@ class LineCounter(UnitView):
     def counts(self) -> dict[str, dict[int, int]]:
         """Cumulative crossings: ``{in_name: {class_id: n}, out_name: {...}}`` (a copy)."""
         return self._bank.counts(self._unit)
+
+    def _own_bank(self) -> None:
+        self._bank = LineBank()
+        self._unit = self._bank._register(0, self._spec)
 
     def _state_note(self) -> str | None:
         has = self._bank.has_state(self._unit)

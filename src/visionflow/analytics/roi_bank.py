@@ -53,6 +53,10 @@ class RoiBank:
     def remove_stream(self, stream: int) -> None:
         """Drop every ROI of ``stream`` (its rows are kept from then on)."""
         self._units.remove_stream(stream)
+        kept = self._units.compact()  # once dead units outnumber the live ones
+        if kept is not None:
+            self._edges = [self._edges[u] for u in kept.tolist()]
+            self._stacked = stack_edges(self._edges)
 
     def keep_mask(self, tracks: Detections, stream: npt.NDArray[np.int64]) -> Mask:
         """``[N]`` bool: which rows pass the ROIs of their stream.

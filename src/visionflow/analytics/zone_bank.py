@@ -27,11 +27,12 @@ from visionflow.analytics._pairs import (
     key_tracks,
     key_units,
     pair_keys,
+    remap_keys,
     stale_rows,
 )
 from visionflow.analytics._polygon import Edges, inside_polygons, polygon_edges, stack_edges
 from visionflow.analytics._table import TrackTable, count_by_class
-from visionflow.analytics._view import check_stream_index
+from visionflow.analytics._view import Views, check_stream_index
 from visionflow.analytics.crowding import CrowdingChange, CrowdingStates, OvercrowdingMonitor
 from visionflow.analytics.zone_results import (
     NO_EXITS,
@@ -88,6 +89,7 @@ class ZoneBank:
 
     def __init__(self) -> None:
         self._units = Units(_PARAMS)
+        self._views = Views()
         self._table = TrackTable(_STATE)
         self._crowding = CrowdingStates()
         self._edges: list[Edges] = []
@@ -113,6 +115,7 @@ class ZoneBank:
         counter._check_adoptable()
         unit = self._register(stream, counter)
         counter._attach(self, unit)
+        self._views.add(unit, counter)
         return unit
 
     def _register(self, stream: int, counter: ZoneCounter) -> int:
@@ -140,6 +143,21 @@ class ZoneBank:
         dead = self._units.remove_stream(stream)
         if len(dead):
             self._forget_units(dead)
+            self._views.drop(dead)
+            self._compact()
+
+    def _compact(self) -> None:
+        """Drop dead units from every per-unit array once they outnumber the live ones."""
+        kept = self._units.compact()
+        if kept is None:
+            return
+        self._table.ids = remap_keys(self._table.ids, kept)
+        self._crowding.take(kept)
+        self._edges = [self._edges[u] for u in kept.tolist()]
+        self._stacked = stack_edges(self._edges)
+        self._classes = [self._classes[u] for u in kept.tolist()]
+        self._handovers = self._handovers[kept]
+        self._views.renumber(kept)
 
     def reset(self, unit: int) -> None:
         """Forget the tracks and alert state of ``unit`` (no exits are reported)."""

@@ -129,9 +129,7 @@ class ZoneCounter(UnitView):
             if overcrowding_threshold is None
             else (overcrowding_threshold, overcrowding_frames)
         )
-        self._bank = ZoneBank()
-        self._unit = self._bank._register(0, self)
-        self._updated = False  # updated since built or reset (adoption needs a fresh one)
+        self._own_bank()  # private until a bank adopts the counter (UnitView)
 
     @property
     def num_tracks(self) -> int:
@@ -173,6 +171,11 @@ class ZoneCounter(UnitView):
         rnd = Round.single(tracks, frame_number, self._owner())
         update = self._bank.update(rnd).get(self._unit)
         return update or ZoneUpdate(NO_ENTRIES, NO_EXITS, self.occupancy())
+
+    def _own_bank(self) -> None:
+        self._bank = ZoneBank()
+        self._unit = self._bank._register(0, self)
+        self._updated = False  # updated since built or reset (adoption needs a fresh one)
 
     def _state_note(self) -> str | None:
         return "it was updated" if self._updated else None

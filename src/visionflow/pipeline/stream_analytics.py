@@ -100,12 +100,7 @@ class StreamAnalytics:
     _entered: dict[str, dict[str, int]] = field(default_factory=dict)
     _next_counts_pts: float = 0.0
     _last_frame: Frame | None = None
-    _units: tuple[list[int], list[int], list[int]] = field(default_factory=lambda: ([], [], []))
     _own_hub: AnalyticsHub | None = None
-
-    def bind(self, lines: list[int], zones: list[int], directions: list[int]) -> None:
-        """Record the bank units of the lines, zones and directions (by the hub)."""
-        self._units = (lines, zones, directions)
 
     def update(self, frame: Frame, tracks: Detections) -> list[Event]:
         """Run one frame of this stream alone (ROI filter, every counter); return its events.
@@ -127,18 +122,17 @@ class StreamAnalytics:
 
     def events(self, frame: Frame, tracks: Detections, results: RoundResults) -> list[Event]:
         """This frame's events from a round's results (``row`` fields index ``tracks``)."""
-        line_units, zone_units, direction_units = self._units
         events: list[Event] = []
-        for line, unit in zip(self.lines, line_units, strict=True):
-            crossings = results.lines.get(unit)
+        for line in self.lines:
+            crossings = results.lines.get(line.counter.unit)
             if crossings is not None and len(crossings):
                 events.extend(self._line_events(frame, tracks, line, crossings))
-        for (counter, _), unit in zip(self.zones, zone_units, strict=True):
-            update = results.zones.get(unit)
+        for counter, _ in self.zones:
+            update = results.zones.get(counter.unit)
             if update is not None:
                 events.extend(self._zone_events(frame, tracks, counter, update))
-        for detector, unit in zip(self.directions, direction_units, strict=True):
-            changes = results.directions.get(unit)
+        for detector in self.directions:
+            changes = results.directions.get(detector.unit)
             if changes is not None and len(changes):
                 events.extend(
                     direction_events(
@@ -280,11 +274,12 @@ class AnalyticsHub:
             raise ValueError(f"stream {stream_id!r} already has analytics")
         index = self._num_indices
         self._num_indices += 1
-        analytics.bind(
-            [self._lines.add(index, line.counter) for line in analytics.lines],
-            [self._zones.add(index, counter) for counter, _ in analytics.zones],
-            [self._directions.add(index, detector) for detector in analytics.directions],
-        )
+        for line in analytics.lines:  # each counter becomes a view of its bank unit
+            self._lines.add(index, line.counter)
+        for counter, _ in analytics.zones:
+            self._zones.add(index, counter)
+        for detector in analytics.directions:
+            self._directions.add(index, detector)
         if analytics.roi:
             self._rois.add(index, analytics.roi)
             self._with_roi = self._with_roi | {stream_id}

@@ -161,7 +161,14 @@ def test_hub_batches_give_the_events_of_each_stream_run_alone(seed: int) -> None
     shared = {s: _stage(s) for s in STREAMS}
     hub = AnalyticsHub(shared)
     got: dict[str, list[dict[str, Any]]] = {s: [] for s in STREAMS}
-    for slots in _schedule(seed, n_frames):
+    for k, slots in enumerate(_schedule(seed, n_frames)):
+        # A camera that comes and goes: its dead units make the banks compact
+        # (renumber every live unit) while the other streams hold state.
+        hub.add("flaky", _stage("a"))
+        if k % 2:
+            batch = FrameBatch((Frame("flaky", 0, 0.0, 0, IMAGE),))
+            hub.update(batch, hub.roi_filter(batch, walks["a"][0]))
+        hub.remove("flaky")
         frames = tuple(Frame(s, n, n / FPS, 0, IMAGE) for s, n in slots)
         parts = []
         for slot, (s, n) in enumerate(slots):
@@ -183,16 +190,21 @@ def test_hub_batches_give_the_events_of_each_stream_run_alone(seed: int) -> None
         assert got[s] == expected[s], s
     assert hub.line_counts() == {s: a.line_counts() for s, a in alone.items() if a.lines}
     assert hub.zone_counts() == {s: a.zone_counts() for s, a in alone.items() if a.zones}
+    assert len(hub._lines) < 4 * len(STREAMS) * 3 + 64  # dead units were dropped
 
 
 def test_a_removed_stream_added_again_starts_afresh() -> None:
     walks = _walks(3, 30)
-    hub = AnalyticsHub({"a": _stage("a")})
+    stage = _stage("a")
+    hub = AnalyticsHub({"a": stage})
     for n in range(30):
         batch = FrameBatch((Frame("a", n, n / FPS, 0, IMAGE),))
         hub.update(batch, hub.roi_filter(batch, walks["a"][n]))
     assert any(any(c.values()) for c in hub.line_counts()["a"]["gate"].values())
+    removed = stage.lines[0].counter
     hub.remove("a")
+    # the removed stream's counter forgot its unit: a fresh standalone counter again
+    assert removed.counts() == {"south": {}, "out": {}} and removed.num_tracks == 0
     assert not hub.has("a") and hub.line_counts() == {}
     hub.add("a", _stage("a"))
     assert hub.line_counts()["a"]["gate"] == {"south": {}, "out": {}}
