@@ -40,6 +40,7 @@ from visionflow.pipeline.stream_analytics import EventBatch
 from visionflow.pipeline.stream_events import StreamReporter
 from visionflow.pipeline.streams import StreamRecord, StreamStatus
 from visionflow.pipeline.summary import PipelineState, RunSummary
+from visionflow.sources.base import TERMINAL_STATES
 from visionflow.sources.base import StreamState as SourceStreamState
 from visionflow.types import Detections, FrameBatch
 
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 _WAIT_SLICE_S = 0.1
 _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
-_CLOSED = frozenset({"ended", "failed", "stopped"})
+_CLOSED = frozenset(state.value for state in TERMINAL_STATES)
 _GPU_SWITCH_INTERVAL_MS = 1.0
 """GIL switch interval on the GPU path (measured: see ``runtime.gil_switch_interval_ms``)."""
 
