@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from visionflow.inference.backends._torch import require_torch
+
 _MIB = 1024 * 1024
 
 
@@ -80,6 +82,6 @@ class GpuMemoryProbe:
     def _used_bytes(self) -> int | None:
         if self._device is None:
             return None
-        torch: Any = __import__("torch")  # only on a CUDA run, where the detector loaded it
+        torch: Any = require_torch()  # only on a CUDA run, where the detector loaded it
         free, total = torch.cuda.mem_get_info(torch.device(self._device))
         return int(total - free)
