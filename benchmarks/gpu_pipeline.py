@@ -65,7 +65,7 @@ def config(args: argparse.Namespace, streams: int, out: Path) -> Any:
             },
             "events": {"counts_interval_s": 1.0},
             "output": {"dir": str(out), "video": False},
-            "runtime": {"stats_log_interval_s": 0},
+            "runtime": {"stats_log_interval_s": 0, "nvdec_mode": args.nvdec_mode},
         }
     )
 
@@ -104,6 +104,7 @@ def main() -> None:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--assets", default="data")
+    parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runs = []

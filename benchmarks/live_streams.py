@@ -126,7 +126,11 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
             },
             "events": {"counts_interval_s": 1.0, "stats_interval_s": 5.0},
             "output": {"dir": str(out), "video": False},
-            "runtime": {"stats_log_interval_s": 0, "live_queue_frames": args.live_queue_frames},
+            "runtime": {
+                "stats_log_interval_s": 0,
+                "live_queue_frames": args.live_queue_frames,
+                "nvdec_mode": args.nvdec_mode,
+            },
         }
     )
 
@@ -224,6 +228,7 @@ def main() -> None:
         help="instead of RTSP: every stream reads this file paced at its fps (realtime: true)",
     )
     parser.add_argument("--live-queue-frames", type=int, default=2)
+    parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
     parser.add_argument(
         "--switch-interval-ms", type=float, default=0.0, help="sys.setswitchinterval; 0 = keep"
     )

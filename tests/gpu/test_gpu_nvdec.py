@@ -90,6 +90,56 @@ def test_nvdec_decodes_av1_and_vp9_like_their_h264_source(name: str) -> None:
         assert diff[3] < 3.0  # within the re-encoding loss
 
 
+@pytest.mark.parametrize("name", ["vtest_1080p_h264.mp4", "vtest_1080p_hevc.mp4"])
+@pytest.mark.parametrize("synchronize", [True, False])
+def test_threaded_mode_gives_the_per_packet_frames(name: str, synchronize: bool) -> None:
+    """PyNvVideoCodec's native decoding thread: every picture, pts and pixel of the
+    per-packet mode, in order; a rewind starts the same pictures again."""
+    path = CLIPS / name
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    reference = list(NvdecDecoder(path).frames())
+    decoder = NvdecDecoder(path, threaded=True, synchronize=synchronize, batch_frames=3)
+    assert decoder.threaded
+    first = [f.consume() for f in decoder.frames()]
+    got_pts = [f.pts_seconds for f in NvdecDecoder(path, threaded=True).frames()]
+    decoder.rewind()
+    second = [f.consume() for f, _ in zip(decoder.frames(), range(20), strict=False)]
+    decoder.close()
+    decoder.close()  # idempotent
+    assert len(first) == len(reference) == 300
+    np.testing.assert_allclose(got_pts, [f.pts_seconds for f in reference], atol=1e-6)
+    assert all(torch.equal(a, b.nv12) for a, b in zip(first, reference, strict=True))
+    assert all(torch.equal(a, b.nv12) for a, b in zip(second, reference, strict=False))
+    assert first[0].shape == (1620, 1920)
+
+
+def test_threaded_source_loops_and_stops() -> None:
+    """The GPU file source in threaded mode: looped passes continue the timeline,
+    and stop() from another thread ends iteration (the native thread is ended)."""
+    import threading
+
+    from visionflow.sources.gpu_file import GpuFileSource
+
+    path = CLIPS / "vtest_1080p_h264.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    source = GpuFileSource(path, stream_id="cam", loop=True, threaded=True).open()
+    frames = [f for f, _ in zip(source, range(305), strict=False)]
+    assert [f.frame_number for f in frames] == list(range(305))
+    assert torch.equal(frames[300].image_nv12_device, frames[0].image_nv12_device)
+    np.testing.assert_allclose(frames[300].pts_seconds, 10.0, atol=1e-6)
+    source.close()
+    paced = GpuFileSource(path, stream_id="cam", loop=True, threaded=True, realtime=True).open()
+    seen: list[int] = []
+    reader = threading.Thread(target=lambda: seen.extend(f.frame_number for f in paced))
+    reader.start()
+    threading.Event().wait(0.5)
+    paced.stop()
+    reader.join(timeout=5)
+    assert not reader.is_alive() and 5 <= len(seen) <= 25  # 30 fps for ~0.5 s
+
+
 def test_nvdec_support_names_the_reason(tmp_path: Path) -> None:
     bogus = tmp_path / "not_a_video.mp4"
     bogus.write_bytes(b"\x00" * 1024)

@@ -169,6 +169,12 @@ class RuntimeConfig(_Model):
     stats_log_interval_s: Annotated[float, Field(ge=0.0)] = 30.0
     join_timeout_s: Annotated[float, Field(gt=0.0)] = 10.0
     gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
+    nvdec_mode: Literal["auto", "packet", "threaded"] = "auto"
+
+    @property
+    def nvdec_threaded(self) -> bool:
+        """Whether NVDEC streams decode on PyNvVideoCodec's native threads (auto: yes)."""
+        return self.nvdec_mode != "packet"
 
 
 class PipelineConfig(_Model):

@@ -216,13 +216,17 @@ def _build_stages(
 
 
 def open_stream_source(
-    src: SourceConfig, on_state: StateCallback | None = None, device: str = "cpu"
+    src: SourceConfig,
+    on_state: StateCallback | None = None,
+    device: str = "cpu",
+    nvdec_threaded: bool = False,
 ) -> Source:
     """Create and open the source of one stream; ``on_state`` observes its state moves.
 
     On a CUDA device, video files decode with NVDEC into GPU memory (falling
     back to the CPU for this stream, with the reason logged, when NVDEC cannot
-    take the file); every other source decodes on the CPU.
+    take the file); every other source decodes on the CPU. ``nvdec_threaded``
+    chooses NVDEC's threaded mode (``runtime.nvdec_mode``).
 
     Raises:
         SourceError: a file source could not be opened (live sources connect
@@ -236,6 +240,7 @@ def open_stream_source(
             loop=src.loop,
             realtime=src.realtime,
             gpu_id=gpu_id,
+            threaded=nvdec_threaded,
             on_state=on_state,
         ).open()
     return source_from_config(src, on_state=on_state).open()
@@ -251,9 +256,11 @@ def _open_sources(
     # NVDEC sessions are created one after another: concurrent creation was never run on
     # a GPU here.
     workers = 1 if device != "cpu" else min(_MAX_PARALLEL_OPENS, len(config.sources))
+    threaded = config.runtime.nvdec_threaded
     with ThreadPoolExecutor(workers, thread_name_prefix="open-source") as pool:
         opening = [
-            (src, pool.submit(open_stream_source, src, on_state, device)) for src in config.sources
+            (src, pool.submit(open_stream_source, src, on_state, device, threaded))
+            for src in config.sources
         ]
     unexpected: BaseException | None = None
     for src, future in opening:  # in config order; every future is done here

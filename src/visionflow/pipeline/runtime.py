@@ -196,7 +196,9 @@ class Pipeline:
         self._check_new_id(source.id)
         # Opening may take a while (a network handshake, an NVDEC session): outside the
         # lock, so the other streams' batches keep flowing meanwhile.
-        opened = open_stream_source(source, self._on_source_state, comps.device)
+        opened = open_stream_source(
+            source, self._on_source_state, comps.device, self.config.runtime.nvdec_threaded
+        )
         with self._streams_lock:
             try:
                 self._check_new_id(source.id)

@@ -46,6 +46,8 @@ class GpuFileSource:
         gpu_id: CUDA device index.
         realtime: pace frames at the file's fps (the file stands in for a camera).
         fallback: decode on the CPU when NVDEC cannot (else raise ``SourceOpenError``).
+        threaded: let PyNvVideoCodec demux and decode on a native thread
+            (:class:`~visionflow.decode.nvdec.NvdecDecoder`'s threaded mode).
         on_state: observer of stream state transitions.
     """
 
@@ -58,11 +60,13 @@ class GpuFileSource:
         gpu_id: int = 0,
         realtime: bool = False,
         fallback: bool = True,
+        threaded: bool = False,
         on_state: StateCallback | None = None,
     ) -> None:
         self.path = Path(path)
         self.stream_id = stream_id if stream_id is not None else self.path.name
         self.loop, self.gpu_id, self.realtime, self.fallback = loop, gpu_id, realtime, fallback
+        self.threaded = threaded
         self.decoder: str = "none"
         self.fallback_reason: str | None = None
         self._sm = StateMachine(self.stream_id, on_state)
@@ -80,7 +84,7 @@ class GpuFileSource:
             SourceNotFoundError: the path does not exist.
             SourceOpenError: NVDEC cannot decode it and ``fallback`` is False.
         """
-        from visionflow.decode.nvdec import NvdecDecoder, nvdec_support
+        from visionflow.decode.nvdec import nvdec_support
 
         if self.decoder != "none":
             return self
@@ -89,7 +93,7 @@ class GpuFileSource:
         reason = nvdec_support(self.path, self.gpu_id)
         if reason is None:
             try:  # creating a session can still fail (all NVDEC sessions taken, out of memory)
-                self._opened = NvdecDecoder(self.path, self.gpu_id)
+                self._opened = self._nvdec()
                 self._fps = self._opened.fps
             except (SourceOpenError, MissingDependencyError) as exc:
                 reason = str(exc)
@@ -122,12 +126,21 @@ class GpuFileSource:
             return
         yield from self._nvdec_frames()
 
-    def _nvdec_frames(self) -> Iterator[Frame]:
+    def _nvdec(self) -> Any:
         from visionflow.decode.nvdec import NvdecDecoder
 
+        return NvdecDecoder(self.path, self.gpu_id, threaded=self.threaded)
+
+    def _nvdec_frames(self) -> Iterator[Frame]:
+        decoder, self._opened = self._opened or self._nvdec(), None
+        try:
+            yield from self._decoded_frames(decoder)
+        finally:  # on this thread: a threaded decoder may be inside a call of its own
+            decoder.close()
+
+    def _decoded_frames(self, decoder: Any) -> Iterator[Frame]:
         pacer = Pacer(self._fps if self.realtime else 0.0, self._stop)
         offset_s, duration_s = 0.0, 1.0 / self._fps if self._fps > 0 else 0.0
-        decoder, self._opened = self._opened or NvdecDecoder(self.path, self.gpu_id), None
         while not self._stop.is_set():
             last_pts = 0.0
             for picture in decoder.frames():
@@ -180,9 +193,14 @@ class GpuFileSource:
         self.close()
 
     def close(self) -> None:
-        """Release the decoder; idempotent."""
+        """Release the decoder; idempotent.
+
+        A decoder in use is closed by the iterating thread when it sees the stop.
+        """
         self._stop.set()
-        self._opened = None
+        opened, self._opened = self._opened, None
+        if opened is not None:
+            opened.close()
         if self._cpu is not None:
             self._cpu.close()
         self._sm.move(StreamState.STOPPED, "closed")
