@@ -25,6 +25,7 @@ much of the interpreter the decoders leave to the rest of a pipeline
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from pathlib import Path
@@ -169,8 +170,10 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--probe", action="store_true", help="print ThreadedDecoder's behaviour first")
+    p.add_argument("--switch-interval-ms", type=float, default=1.0, help="as the GPU pipeline sets")
     p.add_argument("--out", type=Path, default=RESULTS / "gpu_decode_modes.json")
     args = p.parse_args()
+    sys.setswitchinterval(args.switch_interval_ms / 1e3)
     result: dict[str, Any] = {
         "benchmark": "gpu_decode_modes",
         "machine": gpu_info(),
