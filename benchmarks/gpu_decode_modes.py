@@ -216,7 +216,7 @@ def main() -> None:
                 flush=True,
             )
     result["runs"] = rows
-    write_result(args.out, result)
+    write_result(result, args.out)
 
 
 if __name__ == "__main__":

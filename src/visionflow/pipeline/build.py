@@ -165,11 +165,15 @@ def build_components(
     device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
     memory = GpuMemoryProbe(device)
     memory.mark("start")
+    # The model first: its CUDA graphs must be captured before any decoder works on the
+    # GPU (NVDEC's threaded mode starts decoding as a source opens, and work from other
+    # threads invalidates a capture).
+    detector = _detector(config, device)
+    memory.mark("model")
     sources = _open_sources(config, on_error, on_state, device)
     memory.mark("sources")
     try:
-        comps = _build_stages(config, sources, stats, device)
-        memory.mark("model")
+        comps = _build_stages(config, detector, sources, stats, device)
         comps.gpu_memory = memory
         return comps
     except BaseException:
@@ -179,9 +183,12 @@ def build_components(
 
 
 def _build_stages(
-    config: PipelineConfig, sources: dict[str, Source], stats: LatencyStats, device: str
+    config: PipelineConfig,
+    detector: Detector | GpuDetector,
+    sources: dict[str, Source],
+    stats: LatencyStats,
+    device: str,
 ) -> Components:
-    detector = _detector(config, device)
     names = detector.class_names
     # A live source learns its frame rate when it connects: its analytics (dwell and
     # loitering times need the fps) are built at its first frame (Components.ensure_stream).

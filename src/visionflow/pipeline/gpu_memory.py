@@ -1,8 +1,8 @@
 """GPU memory the pipeline holds: the model's share and the streams' share.
 
 NVDEC decoders allocate their surfaces outside PyTorch's allocator, so the
-probe reads the device-wide figure (``cudaMemGetInfo``): before the sources
-open, after they open, after the model is built, and then about once a
+probe reads the device-wide figure (``cudaMemGetInfo``): before the model
+is built, after it is built, after the sources open, and then about once a
 second while running (:meth:`GpuMemoryProbe.sample`), keeping the peak.
 What the model took is measured while it was built; the rest of what the
 pipeline held at the peak is divided by the number of streams open then
@@ -75,7 +75,7 @@ class GpuMemoryProbe:
             return None
         return GpuMemory(
             total_mib=(used - marks["start"]) / _MIB,
-            model_mib=(marks["model"] - marks["sources"]) / _MIB,
+            model_mib=(marks["model"] - marks["start"]) / _MIB,
             streams=streams,
         )
 
