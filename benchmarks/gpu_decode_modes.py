@@ -162,6 +162,65 @@ def probe(clip: Path) -> dict[str, Any]:
     return info
 
 
+def gil_probe(clip: Path, streams: int, seconds: float) -> dict[str, Any]:
+    """Where the GIL goes with ThreadedDecoders: time per call of each step, and how
+    much of the interpreter a busy thread still gets while consumers wait for frames."""
+    import PyNvVideoCodec as nvc  # noqa: N813
+    import torch
+
+    steps = ("get_batch_frames", "from_dlpack", "stack", "sync")
+    totals = {k: [0.0] * streams for k in steps}
+    calls = [0] * streams
+    stop = threading.Event()
+    barrier = threading.Barrier(streams + 1, timeout=300)
+
+    def consume(i: int) -> None:
+        cuda_stream = torch.cuda.Stream()
+        dec = nvc.ThreadedDecoder(str(clip), 8, gpu_id=0, cuda_stream=cuda_stream.cuda_stream)
+        barrier.wait()
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            batch = dec.get_batch_frames(4)
+            t1 = time.perf_counter()
+            if not batch:
+                dec.reconfigure_decoder(str(clip), 0)
+                continue
+            with torch.cuda.stream(cuda_stream):
+                views = [torch.from_dlpack(f) for f in batch]
+                t2 = time.perf_counter()
+                torch.stack(views)
+                t3 = time.perf_counter()
+            cuda_stream.synchronize()
+            t4 = time.perf_counter()
+            for key, dt in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                totals[key][i] += dt
+            calls[i] += 1
+        dec.end()
+
+    threads = [threading.Thread(target=consume, args=(i,)) for i in range(streams)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    m_stop, m_out = threading.Event(), []  # type: ignore[var-annotated]
+    meter = threading.Thread(target=_meter, args=(m_stop, m_out))
+    start = time.perf_counter()
+    meter.start()
+    time.sleep(seconds)
+    m_stop.set()
+    elapsed = time.perf_counter() - start
+    stop.set()
+    meter.join()
+    for t in threads:
+        t.join()
+    n = max(sum(calls), 1)
+    return {
+        "streams": streams,
+        "calls_per_s": sum(calls) / elapsed,
+        "ms_per_call": {k: 1e3 * sum(v) / n for k, v in totals.items()},
+        "meter_rate": m_out[0] / elapsed,
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", type=Path, required=True)
@@ -171,6 +230,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--probe", action="store_true", help="print ThreadedDecoder's behaviour first")
     p.add_argument("--switch-interval-ms", type=float, default=1.0, help="as the GPU pipeline sets")
+    p.add_argument("--gil-probe", type=int, nargs="*", default=[], help="streams for gil_probe")
     p.add_argument("--out", type=Path, default=RESULTS / "gpu_decode_modes.json")
     args = p.parse_args()
     sys.setswitchinterval(args.switch_interval_ms / 1e3)
@@ -190,6 +250,12 @@ def main() -> None:
         print(result["probe"], flush=True)
     alone = [python_rate(1.0) for _ in range(3)]
     result["python_rate_alone"] = spread(alone)
+    result["gil_probe"] = []
+    for streams in args.gil_probe:
+        row = gil_probe(args.clip, streams, args.seconds)
+        row["python_share"] = row["meter_rate"] / result["python_rate_alone"]["median"]
+        result["gil_probe"].append(row)
+        print(row, flush=True)
     rows = []
     for streams in args.streams:
         for mode in args.modes:
