@@ -224,7 +224,7 @@ def gil_probe(clip: Path, streams: int, seconds: float) -> dict[str, Any]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clip", type=Path, required=True)
-    p.add_argument("--streams", type=int, nargs="+", default=[16, 64, 128])
+    p.add_argument("--streams", type=int, nargs="*", default=[16, 64, 128])
     p.add_argument("--modes", nargs="+", default=["packet", "threaded", "raw"])
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--repeats", type=int, default=2)
