@@ -201,6 +201,7 @@ class NvdecDecoder:
         self._time_base = int(self._demuxer.GetTimebaseNum()) / den if den else 0.0
         self.synchronize = synchronize
         self.frames_decoded = 0
+        self._packets = iter(self._demuxer)
 
     @property
     def threaded(self) -> bool:
@@ -209,11 +210,24 @@ class NvdecDecoder:
 
     def frames(self) -> Iterator[NvdecFrame]:
         """Decoded pictures in display order, each a fresh device tensor."""
+        while pictures := self.next_pictures():
+            yield from pictures
+
+    def next_pictures(self) -> list[NvdecFrame]:
+        """The next decoded pictures, in display order; ``[]`` at the end of the file.
+
+        Per packet: demuxes and decodes until a packet yields pictures. Threaded:
+        takes up to ``batch_frames`` pictures, waiting (GIL released) while the
+        native thread has none ready.
+        """
         if self._threaded is not None:
-            yield from self._threaded_frames()
-            return
-        for packet in self._demuxer:
-            yield from self._decode(packet)
+            decoded = self._threaded.get_batch_frames(self.batch_frames)
+            return self._wrap(decoded, self._torch.stack) if decoded else []
+        for packet in self._packets:
+            decoded = self._decoder.Decode(packet)
+            if decoded:
+                return self._wrap(decoded, self._clone_each)
+        return []
 
     def rewind(self) -> None:
         """Start again from the beginning of the file, keeping the decoder session.
@@ -227,28 +241,40 @@ class NvdecDecoder:
                 self._threaded.reconfigure_decoder(str(self.path), 0)
             else:
                 self._demuxer = self._nvc.CreateDemuxer(filename=str(self.path))
+                self._packets = iter(self._demuxer)
         except Exception as exc:
             raise SourceOpenError(f"{self.path}: cannot reopen it: {exc}") from exc
 
     def close(self) -> None:
-        """Stop the native decoding thread (threaded mode); idempotent."""
+        """Stop the native decoding thread (threaded mode); idempotent.
+
+        Call it from the thread that iterates: ending the native thread while
+        another thread waits in :meth:`next_pictures` is undefined.
+        """
         threaded, self._threaded = self._threaded, None
         if threaded is not None:
             threaded.end()
 
-    def _threaded_frames(self) -> Iterator[NvdecFrame]:
-        th, width = self._torch, self.resolution_wh[0]
-        while self._threaded is not None:
-            decoded = self._threaded.get_batch_frames(self.batch_frames)
-            if not decoded:
-                return
-            with th.cuda.stream(self._stream):  # one copy kernel for the whole batch
-                pictures = th.stack([th.from_dlpack(f) for f in decoded])
-            pts = [self._pts(f) for f in decoded]
-            ready = self._ready_event()
-            for i, tensor in enumerate(pictures):
-                self.frames_decoded += 1
-                yield NvdecFrame(pts[i], tensor.view(-1, width), ready)
+    def _wrap(self, decoded: list[Any], copy: Any) -> list[NvdecFrame]:
+        """Copy the decoder's pictures (its surfaces are recycled) and wrap them.
+
+        ``copy`` is ``torch.stack`` (one kernel for all; the pictures share one
+        allocation) or :meth:`_clone_each`.
+        """
+        th = self._torch
+        with th.cuda.stream(self._stream):
+            pictures = copy([th.from_dlpack(f) for f in decoded])
+        ready = self._ready_event()
+        width = self.resolution_wh[0]
+        self.frames_decoded += len(decoded)
+        return [
+            NvdecFrame(self._pts(f), tensor.view(-1, width), ready)
+            for f, tensor in zip(decoded, pictures, strict=True)
+        ]
+
+    @staticmethod
+    def _clone_each(views: list[Any]) -> list[Any]:
+        return [v.clone() for v in views]
 
     def _ready_event(self) -> Any:
         """``None`` after a host wait for the copies, else an event recorded after them."""
@@ -258,18 +284,6 @@ class NvdecDecoder:
         ready = self._torch.cuda.Event()
         ready.record(self._stream)
         return ready
-
-    def _decode(self, packet: Any) -> Iterator[NvdecFrame]:
-        th = self._torch
-        with th.cuda.stream(self._stream):
-            decoded = self._decoder.Decode(packet)
-            pictures = [(self._pts(f), th.from_dlpack(f).clone()) for f in decoded]
-        if not pictures:
-            return
-        ready = self._ready_event()
-        for pts, tensor in pictures:
-            self.frames_decoded += 1
-            yield NvdecFrame(pts, tensor.view(-1, self.resolution_wh[0]), ready)
 
     def _pts(self, frame: Any) -> float | None:
         try:

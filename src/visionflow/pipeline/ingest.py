@@ -1,8 +1,11 @@
-"""Source threads: one per stream, from its source's frames into the batcher.
+"""Source threads: from each stream's source into the batcher.
 
-Each thread iterates its source, times the decode of file streams, and hands
-every frame to the stream's batcher lane (a lossless lane blocks, a live lane
-drops its oldest). Errors of one source end that stream only.
+A stream gets a thread of its own that iterates its source, times the decode
+of file streams, and hands every frame to the stream's batcher lane (a
+lossless lane blocks, a live lane drops its oldest). Sources that decode on
+native threads and can be polled (NVDEC's threaded mode) share a few
+:class:`~visionflow.pipeline.ingest_pump.SourcePump` threads instead. Errors
+of one source end that stream only.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from collections.abc import Callable, Iterator
 
 from visionflow.batching import FrameBatcher
 from visionflow.errors import SourceError
+from visionflow.pipeline.ingest_pump import SourcePump
 from visionflow.pipeline.stats import LatencyStats
 from visionflow.pipeline.streams import StreamRecord
+from visionflow.sources.base import PolledSource
 from visionflow.types import Frame
 
 log = logging.getLogger(__name__)
@@ -50,17 +55,40 @@ class SourceThreads:
         self._stop = stop
         self._done = done
         self._on_error = on_error
+        self._pumps: list[SourcePump] = []
+        self._lock = threading.Lock()
 
     def start(self, record: StreamRecord) -> None:
-        """Start ``record``'s thread (named ``source-<id>``)."""
+        """Start ``record``'s thread (named ``source-<id>``), or hand it to a pump."""
+        source = record.source
+        if isinstance(source, PolledSource) and source.pollable:
+            self._pump(record, source)
+            return
         thread = threading.Thread(
             target=self._run, args=(record,), name=f"source-{record.stream_id}", daemon=True
         )
         record.thread = thread
         thread.start()
 
+    def _pump(self, record: StreamRecord, source: PolledSource) -> None:
+        with self._lock:
+            self._pumps = [p for p in self._pumps if p.thread.is_alive()]
+            if any(pump.add(record, source) for pump in self._pumps):
+                return
+            pump = SourcePump(
+                f"source-pump-{len(self._pumps)}",
+                batcher=self._batcher,
+                stats=self._stats,
+                stop=self._stop,
+                done=self._done,
+                finish=self._finish,
+                on_error=lambda rec, exc: self._on_error(rec.stream_id, exc),
+            )
+            self._pumps.append(pump)
+            pump.add(record, source)
+
     def _run(self, record: StreamRecord) -> None:
-        status, source = record.status, record.source
+        status = record.status
         try:
             for frame in self._frames(record):
                 status.frames_decoded += 1
@@ -72,14 +100,19 @@ class SourceThreads:
             log.debug("stream %s: source thread failed", record.stream_id, exc_info=True)
             self._on_error(record.stream_id, exc)
         finally:
-            record.batcher_dropped = max(
-                record.batcher_dropped, self._batcher.dropped(record.stream_id)
-            )
-            status.stopped = self._stop.is_set() or record.removed
-            if not record.removed:
-                source.close()
-            status.finished = True
-            self._batcher.end(record.stream_id)
+            self._finish(record)
+
+    def _finish(self, record: StreamRecord) -> None:
+        """``record``'s producer has ended (on the thread that produced)."""
+        status = record.status
+        dropped = self._batcher.dropped(record.stream_id)
+        record.batcher_dropped = max(record.batcher_dropped, dropped)
+        status.stopped = self._stop.is_set() or record.removed
+        if not record.removed:
+            record.source.close()
+        status.finished = True
+        self._batcher.end(record.stream_id)
+        record.done.set()
 
     def _hand_over(self, frame: Frame) -> bool:
         """Queue ``frame`` (lossless lanes block); ``False`` once the stream must stop."""

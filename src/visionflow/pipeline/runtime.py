@@ -240,10 +240,8 @@ class Pipeline:
         record.removed = True
         record.source.stop()
         self._batcher.remove(stream_id)  # also wakes its producer if it waits for room
-        if record.thread is not None:
-            record.thread.join(timeout)
-            if record.thread.is_alive():
-                log.warning("stream %s: source thread still busy after %.0f s", stream_id, timeout)
+        if record.thread is not None and not record.done.wait(timeout):
+            log.warning("stream %s: source thread still busy after %.0f s", stream_id, timeout)
         comps = self._components
         assert comps is not None
         with self._streams_lock:

@@ -104,7 +104,8 @@ class StreamRecord:
         self.status = StreamStatus(
             stream_id, live=source.is_live, expected_frames=source.frame_count
         )
-        self.thread: threading.Thread | None = None
+        self.thread: threading.Thread | None = None  # its own, or a pump's it shares
+        self.done = threading.Event()  # set once its producer has ended
         self.batcher_dropped = 0
         self.removed = False
         self._ages_s = SampleWindow(_AGE_WINDOW)

@@ -14,6 +14,9 @@ class Pacer:
     A gap longer than one second (a paused consumer) restarts the schedule
     instead of bursting.
 
+    Either :meth:`wait` per frame (a thread per source), or :meth:`due_s`
+    and :meth:`advance` (a loop that serves several sources).
+
     Args:
         fps: frames per second; 0 or less disables pacing.
         stop: waiting ends early when this event is set.
@@ -29,12 +32,22 @@ class Pacer:
         """Sleep until the next frame is due; True when stopped meanwhile."""
         if self._period_s == 0.0:
             return self._stop.is_set()
+        stopped = self._stop.wait(max(0.0, self.due_s() - time.monotonic()))
+        self.advance()
+        return stopped
+
+    def due_s(self) -> float:
+        """Monotonic time the next frame is due (now or earlier when it is late)."""
+        if self._period_s == 0.0:
+            return 0.0
         now = time.monotonic()
         if self._start is None or now - self._due() > 1.0:
             self._start, self._index = now, 0
-        stopped = self._stop.wait(max(0.0, self._due() - now))
+        return self._due()
+
+    def advance(self) -> None:
+        """The next frame was released: schedule the one after it."""
         self._index += 1
-        return stopped
 
     def _due(self) -> float:
         assert self._start is not None

@@ -151,6 +151,29 @@ class Source(Protocol):
         ...
 
 
+@runtime_checkable
+class PolledSource(Protocol):
+    """A source that a loop serving many streams can drive, without a thread of its own."""
+
+    @property
+    def pollable(self) -> bool:
+        """Whether :meth:`poll` may be used now (else iterate the source on a thread)."""
+        ...
+
+    @property
+    def ended(self) -> bool:
+        """No more frames will come."""
+        ...
+
+    def due_s(self) -> float:
+        """Monotonic time the next frame is due (0 or the past: now)."""
+        ...
+
+    def poll(self) -> Frame | None:
+        """The next frame if it is due, else ``None``; one polling thread at a time."""
+        ...
+
+
 class StateMachine:
     """The checked lifecycle of one stream, with its history (thread-safe).
 

@@ -73,7 +73,13 @@ class GpuFileSource:
         self._cpu: FileSource | None = None
         self._fps = 0.0
         self._opened: Any = None  # the NvdecDecoder made by open(), for the first pass
+        self._decoder: Any = None  # the NvdecDecoder in use
+        self._pictures: list[Any] = []  # decoded, not yet handed out (reversed)
+        self._offset_s = self._last_pts_s = 0.0  # timeline across looped passes
+        self._ended = False
+        self._poll_lock = threading.Lock()
         self._stop = threading.Event()
+        self._pacer = Pacer(0.0, self._stop)  # set at open, from the file's fps
         self._frames_read = 0
         self._on_state = on_state
 
@@ -95,6 +101,7 @@ class GpuFileSource:
             try:  # creating a session can still fail (all NVDEC sessions taken, out of memory)
                 self._opened = self._nvdec()
                 self._fps = self._opened.fps
+                self._pacer = Pacer(self._fps if self.realtime else 0.0, self._stop)
             except (SourceOpenError, MissingDependencyError) as exc:
                 reason = str(exc)
             else:
@@ -124,35 +131,88 @@ class GpuFileSource:
         if self._cpu is not None:
             yield from self._cpu
             return
-        yield from self._nvdec_frames()
+        while not self._stop.wait(max(0.0, self.due_s() - time.monotonic())):
+            frame = self.poll()
+            if frame is not None:
+                yield frame
+            elif self.ended:
+                return
+
+    # -- polling: a loop that serves many streams drives NVDEC sources this way ---------
+
+    @property
+    def pollable(self) -> bool:
+        """Whether a shared ingest thread may drive this source through :meth:`poll`.
+
+        True for NVDEC's threaded mode: decoding runs on a native thread, so one
+        Python thread can take the frames of many streams (fewer threads wanting
+        the GIL); a packet-mode or CPU stream keeps a thread of its own.
+        """
+        return self.decoder == "nvdec" and self.threaded
+
+    @property
+    def ended(self) -> bool:
+        """No more frames will come (end of file, stop, or close)."""
+        return self._ended or self._stop.is_set()
+
+    def due_s(self) -> float:
+        """Monotonic time the next frame is due: ``realtime`` pacing, else 0 (now)."""
+        return self._pacer.due_s()
+
+    def poll(self) -> Frame | None:
+        """The next frame if it is due, else ``None`` (and :attr:`ended` once over).
+
+        Only one thread may poll a source. Decodes (or takes from NVDEC's native
+        thread) when no decoded picture is left, rewinding a looped file.
+        """
+        with self._poll_lock:
+            try:
+                return self._poll()
+            finally:
+                if self.ended:
+                    self._release_decoder()
+
+    def _poll(self) -> Frame | None:
+        if self.ended or self.due_s() > time.monotonic():
+            return None
+        if not self._pictures:
+            self._pictures = self._next_pictures()
+            if not self._pictures:
+                return None
+        picture = self._pictures.pop()
+        self._pacer.advance()
+        self._last_pts_s = picture.pts_seconds or self._last_pts_s
+        return self._frame(picture.nv12, self._offset_s + self._last_pts_s)
+
+    def _next_pictures(self) -> list[Any]:
+        """The next pictures, reversed (popped from the end); ``[]`` at the end."""
+        if self._decoder is None:
+            self._decoder, self._opened = self._opened or self._nvdec(), None
+        pictures = self._decoder.next_pictures()
+        if not pictures and self.loop:
+            self._offset_s += self._last_pts_s + (1.0 / self._fps if self._fps > 0 else 0.0)
+            self._last_pts_s = 0.0
+            self._decoder.rewind()  # the same NVDEC session for every pass
+            pictures = self._decoder.next_pictures()
+        if not pictures:
+            self._ended = True
+            if not self._stop.is_set():
+                self._sm.move(StreamState.ENDED, "end of file")
+        pictures.reverse()
+        return pictures
+
+    def _release_decoder(self) -> None:
+        decoder, self._decoder = self._decoder, None
+        opened, self._opened = self._opened, None
+        self._pictures = []
+        for d in (decoder, opened):
+            if d is not None:
+                d.close()
 
     def _nvdec(self) -> Any:
         from visionflow.decode.nvdec import NvdecDecoder
 
         return NvdecDecoder(self.path, self.gpu_id, threaded=self.threaded)
-
-    def _nvdec_frames(self) -> Iterator[Frame]:
-        decoder, self._opened = self._opened or self._nvdec(), None
-        try:
-            yield from self._decoded_frames(decoder)
-        finally:  # on this thread: a threaded decoder may be inside a call of its own
-            decoder.close()
-
-    def _decoded_frames(self, decoder: Any) -> Iterator[Frame]:
-        pacer = Pacer(self._fps if self.realtime else 0.0, self._stop)
-        offset_s, duration_s = 0.0, 1.0 / self._fps if self._fps > 0 else 0.0
-        while not self._stop.is_set():
-            last_pts = 0.0
-            for picture in decoder.frames():
-                if pacer.wait() or self._stop.is_set():
-                    return
-                last_pts = picture.pts_seconds or last_pts
-                yield self._frame(picture.nv12, offset_s + last_pts)
-            if not self.loop:
-                self._sm.move(StreamState.ENDED, "end of file")
-                return
-            offset_s += last_pts + duration_s
-            decoder.rewind()  # the same NVDEC session for every pass
 
     def _frame(self, nv12: Any, pts_seconds: float) -> Frame:
         if self._frames_read == 0:
@@ -193,14 +253,17 @@ class GpuFileSource:
         self.close()
 
     def close(self) -> None:
-        """Release the decoder; idempotent.
+        """Release the decoder; idempotent (any thread).
 
-        A decoder in use is closed by the iterating thread when it sees the stop.
+        A decoder in use by a :meth:`poll` on another thread is released by that
+        call when it returns.
         """
         self._stop.set()
-        opened, self._opened = self._opened, None
-        if opened is not None:
-            opened.close()
+        if self._poll_lock.acquire(blocking=False):
+            try:
+                self._release_decoder()
+            finally:
+                self._poll_lock.release()
         if self._cpu is not None:
             self._cpu.close()
         self._sm.move(StreamState.STOPPED, "closed")
