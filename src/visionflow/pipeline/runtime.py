@@ -3,10 +3,14 @@
 Threads::
 
     source[cam0] ─┐   per-stream lanes
-    source[cam1] ─┼─▶ batcher ─▶ infer thread ─▶ video worker  (annotate + encode)
-    source[...]  ─┘   (round-   (detect, track, └▶ event worker ─▶ JSON Lines file
-                       robin)    analytics)        (router)    └▶ spool ─▶ delivery
-                                                                  thread per broker
+    source[cam1] ─┼─▶ batcher ─▶ infer ─▶ track thread ─▶ video worker (annotate + encode)
+    source[...]  ─┘   (round-   (detect)  (track,      └▶ event worker ─▶ JSON Lines file
+                       robin)              analytics)     (router)    └▶ spool ─▶ delivery
+                                                                        thread per broker
+
+The ``infer`` thread detects batch k+1 while the ``track`` thread tracks and
+analyses batch k (a one-batch hand-off, in order). NVDEC streams in threaded
+mode share ``source-pump-N`` threads instead of a source thread each.
 
 File streams are lossless: a full lane blocks its source. Live streams
 (cameras, or files with ``realtime: true``) are paced by the camera: a full
@@ -22,11 +26,14 @@ never per object.
 from __future__ import annotations
 
 import logging
+import queue
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
+
+import numpy as np
 
 from visionflow.batching import FrameBatcher
 from visionflow.config import PipelineConfig, SourceConfig
@@ -70,7 +77,7 @@ class Pipeline:
 
     Args:
         config: the validated pipeline config.
-        on_batch: called on the inference thread after each batch with the
+        on_batch: called on the ``track`` thread after each batch with the
             batch, its detections and its confirmed tracks (``frame_index`` =
             batch slot). Keep it cheap: it runs on the hot path.
         stay_open: keep running when every stream has ended (streams may be
@@ -115,6 +122,10 @@ class Pipeline:
         self._streams_lock = threading.RLock()
         """Held while a batch is processed and while streams are added or removed."""
         self._components: Components | None = None
+        self._detected: queue.Queue[tuple[FrameBatch, Detections | None] | None] = queue.Queue(
+            maxsize=1
+        )
+        """Detected batches on their way from the ``infer`` to the ``track`` thread."""
         self._started_at = 0.0
         self._ended_at = 0.0
         self._saved_switch_s: float | None = None
@@ -169,6 +180,7 @@ class Pipeline:
         for stream_id, record in self._records.items():
             self._batcher.register(stream_id, live=record.status.live)
         self._spawn("infer", self._infer_loop)
+        self._spawn("track", self._track_loop)
         for record in self._records.values():
             self._source_threads.start(record)
 
@@ -392,39 +404,67 @@ class Pipeline:
         log.error("stream %s failed: %s", stream_id, exc)
 
     def _infer_loop(self) -> None:
+        """The ``infer`` thread: batches → detections, one batch ahead of ``track``.
+
+        While the GPU (or ONNX Runtime, GIL released) detects batch k+1, the
+        ``track`` thread tracks and analyses batch k: the two halves overlap
+        instead of adding up. Idle ticks pass an empty batch along.
+        """
         assert self._components is not None
+        detector, interval = self._components.detector, self.config.detector.interval
         try:
             while (batch := self._batcher.next_batch(_IDLE_TICK_S)) is not None:
-                with self._streams_lock:
-                    if len(batch):
-                        self._process(batch)
-                    self._tick()
+                batch = self._current_frames(batch)
+                if not len(batch):
+                    self._detected.put((batch, None))
+                    continue
+                n = len(batch)
+                self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
+                detections = skipping.detect(detector, batch, interval)
+                timings = detector.last_timings
+                self.stats.add_many("preprocess", timings.preprocess_s, n)
+                self.stats.add_many("inference", timings.inference_s, n)
+                self.stats.add_many("postprocess", timings.postprocess_s, n)
+                self._detected.put((batch, detections))
         except Exception as exc:  # reported in the summary; the traceback goes to debug logs
-            log.debug("inference loop failed", exc_info=True)
-            self.error = f"{type(exc).__name__}: {exc}"
-            log.error("pipeline stopped: %s", self.error)
-            self.stop()
+            self._fail("inference", exc)
+        finally:
+            self._detected.put(None)
+
+    def _track_loop(self) -> None:
+        """The ``track`` thread: detections → tracks → analytics → events, in batch order."""
+        try:
+            while (item := self._detected.get()) is not None:
+                batch, detections = item
+                with self._streams_lock:
+                    if detections is not None:
+                        self._process(*self._without_removed(batch, detections))
+                    self._tick()
+        except Exception as exc:
+            self._fail("tracking", exc)
+            while self._detected.get() is not None:  # let the infer thread finish
+                pass
         finally:
             self._finish()
 
-    def _process(self, batch: FrameBatch) -> None:
+    def _fail(self, stage: str, exc: Exception) -> None:
+        log.debug("%s loop failed", stage, exc_info=True)
+        self.error = self.error or f"{type(exc).__name__}: {exc}"
+        log.error("pipeline stopped: %s", self.error)
+        self.stop()
+
+    def _process(self, batch: FrameBatch, detections: Detections) -> None:
+        """Track, analyse and publish one detected batch."""
         comps = self._components
         assert comps is not None
-        batch = self._current_frames(batch)
         n = len(batch)
         if n == 0:
             return
         for stream_id in {f.stream_id for f in batch.frames}:
             comps.ensure_stream(stream_id, self._records[stream_id].source.fps)
-        self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
         self._account_arrivals(batch)
         self._batches += 1
         interval = self.config.detector.interval
-        detections = skipping.detect(comps.detector, batch, interval)
-        timings = comps.detector.last_timings
-        self.stats.add_many("preprocess", timings.preprocess_s, n)
-        self.stats.add_many("inference", timings.inference_s, n)
-        self.stats.add_many("postprocess", timings.postprocess_s, n)
         t0 = time.perf_counter()
         tracks = skipping.track(comps.tracker, batch, detections, interval)
         t1 = time.perf_counter()
@@ -436,6 +476,21 @@ class Pipeline:
         if self._on_batch is not None:
             self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)
+
+    def _without_removed(
+        self, batch: FrameBatch, detections: Detections
+    ) -> tuple[FrameBatch, Detections]:
+        """``batch`` and its detections without streams removed since it was detected
+        (the kept frames' detections move to their new slots)."""
+        records = self._records
+        kept = [i for i, f in enumerate(batch.frames) if f.stream_id in records]
+        if len(kept) == len(batch):
+            return batch, detections
+        new_slot = np.full(len(batch), -1, np.int32)
+        new_slot[kept] = np.arange(len(kept), dtype=np.int32)
+        rows = detections[new_slot[detections.frame_index] >= 0]
+        rows.frame_index = new_slot[rows.frame_index]
+        return FrameBatch(tuple(batch.frames[i] for i in kept)), rows
 
     def _current_frames(self, batch: FrameBatch) -> FrameBatch:
         """``batch`` without frames of streams removed since it was formed."""
