@@ -31,7 +31,11 @@ STREAMS_PER_PUMP = 32
 """Streams one pump serves; more streams start another pump."""
 
 _RETRY_S = 0.002
-"""How soon a stream whose lane was full (or whose frame was not ready) is tried again."""
+"""How soon a stream whose frame was not ready is tried again."""
+_FULL_LANE_RETRY_S = 0.01
+"""How soon a file stream whose lane was full is tried again: a full lossless lane
+holds a batch's worth of frames or more, and visiting it every 2 ms cost the
+GIL more than it gained (every attempt takes the batcher's lock)."""
 _IDLE_S = 0.02
 """Longest sleep (streams are added and stopped meanwhile)."""
 
@@ -138,7 +142,7 @@ class SourcePump:
                 if self._done.is_set() or not self._batcher.is_open(record.stream_id):
                     self._end(member)  # the run is over, or the stream was removed
                     return math.inf
-                return now + _RETRY_S  # a full lossless lane: keep the frame, come back
+                return now + _FULL_LANE_RETRY_S  # a full lossless lane: keep the frame
             member.pending = None
 
     def _end(self, member: _Member) -> None:
