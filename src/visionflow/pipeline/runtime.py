@@ -57,6 +57,8 @@ _WAIT_SLICE_S = 0.1
 _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
 _CLOSED = frozenset(state.value for state in TERMINAL_STATES)
+_INLINE_MAX_FRAMES = 4
+"""Batches up to this size are finished on the ``infer`` thread when ``track`` is idle."""
 _GPU_SWITCH_INTERVAL_MS = 1.0
 """GIL switch interval on the GPU path (measured: see ``runtime.gil_switch_interval_ms``)."""
 
@@ -77,7 +79,7 @@ class Pipeline:
 
     Args:
         config: the validated pipeline config.
-        on_batch: called on the ``track`` thread after each batch with the
+        on_batch: called after each batch (on the thread that finished it) with the
             batch, its detections and its confirmed tracks (``frame_index`` =
             batch slot). Keep it cheap: it runs on the hot path.
         stay_open: keep running when every stream has ended (streams may be
@@ -122,10 +124,12 @@ class Pipeline:
         self._streams_lock = threading.RLock()
         """Held while a batch is processed and while streams are added or removed."""
         self._components: Components | None = None
-        self._detected: queue.Queue[tuple[FrameBatch, Detections | None] | None] = queue.Queue(
+        self._detected: queue.Queue[tuple[int, FrameBatch, Detections | None] | None] = queue.Queue(
             maxsize=1
         )
-        """Detected batches on their way from the ``infer`` to the ``track`` thread."""
+        """Detected batches (numbered) on their way from the ``infer`` to the ``track`` thread."""
+        self._finished_seq = 0
+        """Number of the last batch tracked and published (batches finish in order)."""
         self._started_at = 0.0
         self._ended_at = 0.0
         self._saved_switch_s: float | None = None
@@ -408,24 +412,27 @@ class Pipeline:
 
         While the GPU (or ONNX Runtime, GIL released) detects batch k+1, the
         ``track`` thread tracks and analyses batch k: the two halves overlap
-        instead of adding up. Idle ticks pass an empty batch along.
+        instead of adding up. A small batch (a few streams, where latency
+        matters more than overlap) is finished on this thread when every
+        earlier batch is done: no hand-off, no thread wake-up.
         """
         assert self._components is not None
         detector, interval = self._components.detector, self.config.detector.interval
+        seq = 0
         try:
             while (batch := self._batcher.next_batch(_IDLE_TICK_S)) is not None:
+                seq += 1
                 batch = self._current_frames(batch)
-                if not len(batch):
-                    self._detected.put((batch, None))
-                    continue
-                n = len(batch)
-                self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
-                detections = skipping.detect(detector, batch, interval)
-                timings = detector.last_timings
-                self.stats.add_many("preprocess", timings.preprocess_s, n)
-                self.stats.add_many("inference", timings.inference_s, n)
-                self.stats.add_many("postprocess", timings.postprocess_s, n)
-                self._detected.put((batch, detections))
+                detections = None
+                if n := len(batch):
+                    self.stats.add_many("batch_wait", self._batcher.last_wait_s, n)
+                    detections = skipping.detect(detector, batch, interval)
+                    timings = detector.last_timings
+                    self.stats.add_many("preprocess", timings.preprocess_s, n)
+                    self.stats.add_many("inference", timings.inference_s, n)
+                    self.stats.add_many("postprocess", timings.postprocess_s, n)
+                if n > _INLINE_MAX_FRAMES or not self._finish_inline(seq, batch, detections):
+                    self._detected.put((seq, batch, detections))
         except Exception as exc:  # reported in the summary; the traceback goes to debug logs
             self._fail("inference", exc)
         finally:
@@ -435,17 +442,33 @@ class Pipeline:
         """The ``track`` thread: detections → tracks → analytics → events, in batch order."""
         try:
             while (item := self._detected.get()) is not None:
-                batch, detections = item
                 with self._streams_lock:
-                    if detections is not None:
-                        self._process(*self._without_removed(batch, detections))
-                    self._tick()
+                    self._finish_batch(*item)
         except Exception as exc:
             self._fail("tracking", exc)
             while self._detected.get() is not None:  # let the infer thread finish
                 pass
         finally:
             self._finish()
+
+    def _finish_inline(self, seq: int, batch: FrameBatch, detections: Detections | None) -> bool:
+        """Finish batch ``seq`` on the calling thread if every earlier batch is done."""
+        if not self._streams_lock.acquire(blocking=False):
+            return False
+        try:
+            if self._finished_seq != seq - 1:
+                return False  # the track thread still has earlier batches: keep the order
+            self._finish_batch(seq, batch, detections)
+            return True
+        finally:
+            self._streams_lock.release()
+
+    def _finish_batch(self, seq: int, batch: FrameBatch, detections: Detections | None) -> None:
+        """Track, analyse and publish batch ``seq`` (``_streams_lock`` held)."""
+        if detections is not None:
+            self._process(*self._without_removed(batch, detections))
+        self._tick()
+        self._finished_seq = seq
 
     def _fail(self, stage: str, exc: Exception) -> None:
         log.debug("%s loop failed", stage, exc_info=True)
