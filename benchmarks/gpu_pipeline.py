@@ -105,18 +105,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--assets", default="data")
     parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
-    parser.add_argument(
-        "--nvdec-context",
-        choices=["primary", "pynvvideocodec"],
-        default="primary",
-        help="decode in torch's primary CUDA context, or PyNvVideoCodec's default (0)",
-    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
-    if args.nvdec_context != "primary":
-        from visionflow.decode import nvdec
-
-        nvdec.SHARE_PRIMARY_CONTEXT = False
     runs = []
     for n in args.streams:
         reps = [one_run(args, n) for _ in range(args.repeats)]

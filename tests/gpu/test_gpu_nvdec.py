@@ -232,16 +232,3 @@ def test_detect_frames_mixes_device_and_host_frames() -> None:
     ]
     for slot, expected in enumerate(alone):
         np.testing.assert_allclose(mixed.for_frame(slot).xyxy, expected.xyxy, atol=0.5)
-
-
-def test_decoders_share_torchs_primary_context() -> None:
-    """NVDEC decodes in the context torch works in (one context: no GPU time-slicing
-    between contexts while inference runs)."""
-    import ctypes
-
-    from visionflow.decode.nvdec import primary_context
-
-    torch.cuda.synchronize()  # torch's context is current on this thread now
-    current = ctypes.c_void_p()
-    assert ctypes.CDLL("libcuda.so.1").cuCtxGetCurrent(ctypes.byref(current)) == 0
-    assert primary_context(0) == current.value != 0

@@ -16,7 +16,6 @@ PyNvVideoCodec and torch are imported on first use; without them
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import logging
 import os
@@ -36,11 +35,6 @@ SUPPORTED_CODECS = ("H264", "HEVC", "AV1", "VP9")
 """Codecs this module asks NVDEC for (whether the GPU has each is checked per file)."""
 
 _lock = threading.Lock()
-_primary_contexts: dict[int, int] = {}
-
-SHARE_PRIMARY_CONTEXT = True
-"""Decode in the GPU's primary CUDA context, the one torch uses (benchmarks switch it
-off to compare with PyNvVideoCodec's default ``cuda_context=0``)."""
 
 
 def require_nvc() -> ModuleType:
@@ -178,7 +172,6 @@ class NvdecDecoder:
         self._torch = _require_torch()
         self.device = self._torch.device("cuda", gpu_id)
         self._stream = self._torch.cuda.Stream(self.device)
-        context = primary_context(gpu_id) if SHARE_PRIMARY_CONTEXT else 0
         self._decoder: Any = None
         self._threaded: Any = None
         self.batch_frames = max(1, min(batch_frames, prefetch_frames))
@@ -189,7 +182,6 @@ class NvdecDecoder:
                     str(self.path),
                     max(prefetch_frames, self.batch_frames),
                     gpu_id=gpu_id,
-                    cuda_context=context,
                     cuda_stream=self._stream.cuda_stream,
                     use_device_memory=True,
                 )
@@ -197,7 +189,7 @@ class NvdecDecoder:
                 self._decoder = self._nvc.CreateDecoder(
                     gpuid=gpu_id,
                     codec=self._demuxer.GetNvCodecId(),
-                    cudacontext=context,
+                    cudacontext=0,
                     cudastream=self._stream.cuda_stream,
                     usedevicememory=True,
                 )
@@ -300,23 +292,6 @@ class NvdecDecoder:
             return None
         # getPTS() is in the container's time base (1/15360 for a 30 fps MP4, say)
         return pts * self._time_base if pts >= 0 else None
-
-
-def primary_context(gpu_id: int) -> int:
-    """The primary CUDA context of GPU ``gpu_id`` (torch's), as a handle; 0 if unknown.
-
-    Retained once per process and never released (it lives as long as torch's).
-    """
-    with _lock:
-        if gpu_id not in _primary_contexts:
-            handle = ctypes.c_void_p()
-            try:
-                libcuda = ctypes.CDLL("libcuda.so.1")
-                failed = libcuda.cuDevicePrimaryCtxRetain(ctypes.byref(handle), gpu_id)
-            except OSError:
-                failed = 1
-            _primary_contexts[gpu_id] = 0 if failed else int(handle.value or 0)
-        return _primary_contexts[gpu_id]
 
 
 def _require_torch() -> ModuleType:
