@@ -171,10 +171,17 @@ class RuntimeConfig(_Model):
     gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
     nvdec_mode: Literal["auto", "packet", "threaded"] = "auto"
 
-    @property
-    def nvdec_threaded(self) -> bool:
-        """Whether NVDEC streams decode on PyNvVideoCodec's native threads (auto: yes)."""
-        return self.nvdec_mode != "packet"
+    def nvdec_threaded(self, source: SourceConfig, streams: int) -> bool:
+        """Whether ``source`` decodes on PyNvVideoCodec's native thread (``nvdec_mode``).
+
+        auto: threaded for a live stand-in (``realtime``) or when the pipeline
+        has several streams; per packet for a lone file, which it decodes faster
+        (end to end on an H200: one file 194 fps per packet, 146 threaded;
+        16 files 851 per packet, 1 043 threaded).
+        """
+        if self.nvdec_mode != "auto":
+            return self.nvdec_mode == "threaded"
+        return source.realtime or streams > 1
 
 
 class PipelineConfig(_Model):

@@ -263,10 +263,18 @@ def _open_sources(
     # NVDEC sessions are created one after another: concurrent creation was never run on
     # a GPU here.
     workers = 1 if device != "cpu" else min(_MAX_PARALLEL_OPENS, len(config.sources))
-    threaded = config.runtime.nvdec_threaded
     with ThreadPoolExecutor(workers, thread_name_prefix="open-source") as pool:
         opening = [
-            (src, pool.submit(open_stream_source, src, on_state, device, threaded))
+            (
+                src,
+                pool.submit(
+                    open_stream_source,
+                    src,
+                    on_state,
+                    device,
+                    config.runtime.nvdec_threaded(src, len(config.sources)),
+                ),
+            )
             for src in config.sources
         ]
     unexpected: BaseException | None = None

@@ -213,7 +213,10 @@ class Pipeline:
         # Opening may take a while (a network handshake, an NVDEC session): outside the
         # lock, so the other streams' batches keep flowing meanwhile.
         opened = open_stream_source(
-            source, self._on_source_state, comps.device, self.config.runtime.nvdec_threaded
+            source,
+            self._on_source_state,
+            comps.device,
+            self.config.runtime.nvdec_threaded(source, len(self._records) + 1),
         )
         with self._streams_lock:
             try:

@@ -141,3 +141,28 @@ def test_models_are_frozen() -> None:
 )
 def test_yaml_path(loc: tuple[int | str, ...], expected: str) -> None:
     assert yaml_path(loc) == expected
+
+
+@pytest.mark.parametrize(
+    ("mode", "realtime", "streams", "threaded"),
+    [
+        ("auto", False, 1, False),  # a lone file: per packet, faster there
+        ("auto", True, 1, True),  # a live stand-in
+        ("auto", False, 2, True),  # several streams
+        ("packet", True, 64, False),
+        ("threaded", False, 1, True),
+    ],
+)
+def test_nvdec_mode_auto_resolves_per_source(
+    mode: str, realtime: bool, streams: int, threaded: bool
+) -> None:
+    cfg = parse_config(
+        yaml.safe_dump(
+            {
+                "sources": [{"id": "cam", "uri": "file.mp4", "realtime": realtime}],
+                "model": {"cfg": "m.cfg", "weights": "m.weights", "names": "m.names"},
+                "runtime": {"nvdec_mode": mode},
+            }
+        )
+    )
+    assert cfg.runtime.nvdec_threaded(cfg.sources[0], streams) is threaded
