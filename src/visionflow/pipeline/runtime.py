@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Container
 
 import numpy as np
 
@@ -469,7 +469,7 @@ class Pipeline:
     def _finish_batch(self, seq: int, batch: FrameBatch, detections: Detections | None) -> None:
         """Track, analyse and publish batch ``seq`` (``_streams_lock`` held)."""
         if detections is not None:
-            self._process(*self._without_removed(batch, detections))
+            self._process(*only_streams(batch, detections, self._records))
         self._tick()
         self._finished_seq = seq
 
@@ -502,21 +502,6 @@ class Pipeline:
         if self._on_batch is not None:
             self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)
-
-    def _without_removed(
-        self, batch: FrameBatch, detections: Detections
-    ) -> tuple[FrameBatch, Detections]:
-        """``batch`` and its detections without streams removed since it was detected
-        (the kept frames' detections move to their new slots)."""
-        records = self._records
-        kept = [i for i, f in enumerate(batch.frames) if f.stream_id in records]
-        if len(kept) == len(batch):
-            return batch, detections
-        new_slot = np.full(len(batch), -1, np.int32)
-        new_slot[kept] = np.arange(len(kept), dtype=np.int32)
-        rows = detections[new_slot[detections.frame_index] >= 0]
-        rows.frame_index = new_slot[rows.frame_index]
-        return FrameBatch(tuple(batch.frames[i] for i in kept)), rows
 
     def _current_frames(self, batch: FrameBatch) -> FrameBatch:
         """``batch`` without frames of streams removed since it was formed."""
@@ -592,3 +577,18 @@ class Pipeline:
             if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
                 self.state = PipelineState.FINISHED
             self._done.set()
+
+
+def only_streams(
+    batch: FrameBatch, detections: Detections, stream_ids: Container[str]
+) -> tuple[FrameBatch, Detections]:
+    """``batch`` and its detections cut to the frames of ``stream_ids`` (streams removed
+    after the batch was detected); kept frames' detections move to their new slots."""
+    kept = [i for i, f in enumerate(batch.frames) if f.stream_id in stream_ids]
+    if len(kept) == len(batch):
+        return batch, detections
+    new_slot = np.full(len(batch), -1, np.int32)
+    new_slot[kept] = np.arange(len(kept), dtype=np.int32)
+    rows = detections[new_slot[detections.frame_index] >= 0]
+    rows.frame_index = new_slot[rows.frame_index]
+    return FrameBatch(tuple(batch.frames[i] for i in kept)), rows

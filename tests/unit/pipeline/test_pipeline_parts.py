@@ -142,3 +142,28 @@ def test_queue_worker_evicts_only_droppable_items_when_full() -> None:
     gate.set()
     worker.close(timeout_s=5)
     assert seen == ["busy", "file-0", "live-2", "live-3"]
+
+
+def test_only_streams_cuts_a_detected_batch_and_renumbers_its_slots() -> None:
+    """A stream removed between detection and tracking leaves the batch: the other
+    frames keep their own boxes, in their new slots."""
+    import numpy as np
+
+    from visionflow.pipeline.runtime import only_streams
+    from visionflow.types import Detections, Frame, FrameBatch
+
+    image = np.zeros((2, 2, 3), np.uint8)
+    frames = tuple(Frame(sid, n, 0.0, 0, image) for n, sid in enumerate("abcab"))
+    slots = np.array([0, 1, 1, 2, 3, 4, 4], np.int32)
+    dets = Detections(
+        np.arange(28, dtype=np.float32).reshape(7, 4),
+        np.linspace(0.1, 0.7, 7, dtype=np.float32),
+        np.zeros(7, np.int32),
+        slots,
+    )
+    batch, kept = only_streams(FrameBatch(frames), dets, {"a", "c"})
+    assert [(f.stream_id, f.frame_number) for f in batch.frames] == [("a", 0), ("c", 2), ("a", 3)]
+    assert kept.frame_index.tolist() == [0, 1, 2]  # boxes of old slots 0, 2 and 3
+    np.testing.assert_array_equal(kept.xyxy, dets.xyxy[[0, 3, 4]])
+    same_batch, same = only_streams(FrameBatch(frames), dets, {"a", "b", "c"})
+    assert same_batch.frames == frames and same is dets
