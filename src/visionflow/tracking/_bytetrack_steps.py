@@ -16,7 +16,7 @@ import numpy.typing as npt
 
 from visionflow.tracking import matching
 from visionflow.tracking._table import UNASSIGNED_ID, TrackState, TrackTable
-from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.tracking.kalman import BlockKalmanXYAH, xyah_to_xyxy, xyxy_to_xyah
 from visionflow.types import Detections
 
 I64Array = npt.NDArray[np.int64]
@@ -42,7 +42,7 @@ class ByteTrackSteps:
     predict_tentative: bool
     remove_duplicates: bool
     iou_pixel_offset: float
-    _kalman: KalmanFilterXYAH
+    _kalman: BlockKalmanXYAH
     _tracks: TrackTable
     _frame_counts: I64Array
     """Frames seen, per stream index."""

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.tracking.kalman import MEASUREMENT_DIM, STATE_DIM, xyah_to_xyxy
+from visionflow.tracking.kalman import COV_BLOCKS_SHAPE, MEASUREMENT_DIM, STATE_DIM, xyah_to_xyxy
 from visionflow.types import Detections
 
 
@@ -36,7 +36,8 @@ class TrackTable:
     Attributes:
         track_id: ``[T]`` int64, positive once confirmed, :data:`UNASSIGNED_ID` before.
         mean: ``[T, 8]`` float64 Kalman means (``cx, cy, a, h`` + velocities per frame).
-        cov: ``[T, 8, 8]`` float64 Kalman covariances.
+        cov: ``[T, 3, 4]`` float64 Kalman covariances, in blocks
+            (:class:`~visionflow.tracking.kalman.BlockKalmanXYAH`).
         state: ``[T]`` int8 :class:`TrackState` codes.
         hits: ``[T]`` int32 consecutive matched frames (creation counts as one).
         frames_since_update: ``[T]`` int32 frames since the last matched detection.
@@ -63,7 +64,7 @@ class TrackTable:
         return cls(
             np.zeros(0, np.int64),
             np.zeros((0, STATE_DIM)),
-            np.zeros((0, STATE_DIM, STATE_DIM)),
+            np.zeros((0, *COV_BLOCKS_SHAPE)),
             np.zeros(0, np.int8),
             np.zeros(0, np.int32),
             np.zeros(0, np.int32),

@@ -27,7 +27,7 @@ import numpy.typing as npt
 from visionflow.tracking._bytetrack_steps import NO_DET, ByteTrackSteps
 from visionflow.tracking._table import TrackState, TrackTable
 from visionflow.tracking.bytetrack import ByteTrack
-from visionflow.tracking.kalman import KalmanFilterXYAH
+from visionflow.tracking.kalman import BlockKalmanXYAH
 from visionflow.tracking.multistream import _check_slots
 from visionflow.types import Detections
 
@@ -50,7 +50,7 @@ class BatchedByteTrack(ByteTrackSteps):
         for name in ByteTrackSteps.__annotations__:
             if not name.startswith("_"):
                 setattr(self, name, getattr(template, name))
-        self._kalman = KalmanFilterXYAH()
+        self._kalman = BlockKalmanXYAH()
         self.reset()
 
     @property

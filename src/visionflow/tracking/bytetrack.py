@@ -37,7 +37,7 @@ import numpy as np
 from visionflow.errors import ConfigError
 from visionflow.tracking._bytetrack_steps import ByteTrackSteps
 from visionflow.tracking._table import TrackState, TrackTable
-from visionflow.tracking.kalman import KalmanFilterXYAH
+from visionflow.tracking.kalman import BlockKalmanXYAH
 from visionflow.types import Detections
 
 
@@ -139,7 +139,7 @@ class ByteTrack(ByteTrackSteps):
         self.predict_tentative = predict_tentative
         self.remove_duplicates = remove_duplicates
         self.iou_pixel_offset = float(iou_pixel_offset)
-        self._kalman = KalmanFilterXYAH()
+        self._kalman = BlockKalmanXYAH()
         self.reset()
 
     @classmethod

@@ -54,8 +54,8 @@ def xyah_to_xyxy(xyah: npt.ArrayLike) -> F64Array:
     return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
 
 
-class KalmanFilterXYAH:
-    """Batched constant-velocity Kalman filter in ``(cx, cy, a, h)`` space.
+class _HeightScaledNoise:
+    """The noise model both filters share.
 
     Args:
         std_weight_position: position noise std as a fraction of the box
@@ -72,6 +72,21 @@ class KalmanFilterXYAH:
     ) -> None:
         self.std_weight_position = std_weight_position
         self.std_weight_velocity = std_weight_velocity
+
+    def _stds(self, h: F64Array, weight: float, aspect_std: float) -> F64Array:
+        """``[K, 4]`` per-track stds ``weight*h, weight*h, aspect_std, weight*h``."""
+        scaled = weight * h
+        return np.stack([scaled, scaled, np.full_like(h, aspect_std), scaled], axis=1)
+
+
+class KalmanFilterXYAH(_HeightScaledNoise):
+    """Batched constant-velocity Kalman filter in ``(cx, cy, a, h)`` space, any
+    ``[K, 8, 8]`` covariances (see :class:`_HeightScaledNoise` for the noise)."""
+
+    def __init__(
+        self, std_weight_position: float = 1.0 / 20, std_weight_velocity: float = 1.0 / 160
+    ) -> None:
+        super().__init__(std_weight_position, std_weight_velocity)
         self._motion = np.eye(STATE_DIM)
         self._motion[:MEASUREMENT_DIM, MEASUREMENT_DIM:] = np.eye(MEASUREMENT_DIM)
 
@@ -79,11 +94,6 @@ class KalmanFilterXYAH:
     def motion_matrix(self) -> F64Array:
         """``[8, 8]`` state transition for one frame (copy)."""
         return self._motion.copy()
-
-    def _stds(self, h: F64Array, weight: float, aspect_std: float) -> F64Array:
-        """``[K, 4]`` per-track stds ``weight*h, weight*h, aspect_std, weight*h``."""
-        scaled = weight * h
-        return np.stack([scaled, scaled, np.full_like(h, aspect_std), scaled], axis=1)
 
     def initiate(self, measurements: npt.ArrayLike) -> tuple[F64Array, F64Array]:
         """Start tracks from unassociated measurements.
@@ -170,3 +180,78 @@ class KalmanFilterXYAH:
         new_mean = mean + np.einsum("kij,kj->ki", gain, innovation)
         new_cov = cov - gain @ proj_cov @ gain.transpose(0, 2, 1)
         return new_mean, new_cov
+
+
+COV_BLOCKS_SHAPE = (3, MEASUREMENT_DIM)
+"""Per-track shape of :class:`BlockKalmanXYAH`'s covariances: rows ``pp, pv, vv``."""
+
+
+class BlockKalmanXYAH(_HeightScaledNoise):
+    """:class:`KalmanFilterXYAH` for the covariances trackers actually have.
+
+    Started by :meth:`initiate` (diagonal) and moved only by :meth:`predict`
+    and :meth:`update`, a covariance couples each of ``cx, cy, a, h`` with its
+    own velocity and nothing else: the motion matrix pairs them, and the noises
+    are diagonal. So it is kept as ``cov [K, 3, 4]``: per coordinate the
+    position variance (row 0), the position-velocity covariance (row 1) and
+    the velocity variance (row 2). Every step is then a few ``[K, 4]``
+    element-wise operations, with no 8x8 products and no linear solve: the
+    same arithmetic as the dense filter on those matrices (its zeros drop out),
+    up to the rounding of the last bit.
+    """
+
+    def initiate(self, measurements: npt.ArrayLike) -> tuple[F64Array, F64Array]:
+        """Start tracks: ``mean [K, 8]`` (zero velocities), ``cov [K, 3, 4]``."""
+        z = np.asarray(measurements, np.float64).reshape(-1, MEASUREMENT_DIM)
+        h = z[:, 3]
+        cov = np.zeros((len(z), *COV_BLOCKS_SHAPE))
+        cov[:, 0] = self._stds(h, 2 * self.std_weight_position, 1e-2) ** 2
+        cov[:, 2] = self._stds(h, 10 * self.std_weight_velocity, 1e-5) ** 2
+        return np.concatenate([z, np.zeros_like(z)], axis=1), cov
+
+    def predict(self, mean: F64Array, cov: F64Array) -> tuple[F64Array, F64Array]:
+        """Advance every track by one frame (inputs unchanged)."""
+        h = mean[:, 3]
+        d = MEASUREMENT_DIM
+        new_mean = mean.copy()
+        new_mean[:, :d] += mean[:, d:]
+        pp, pv, vv = cov[:, 0], cov[:, 1], cov[:, 2]
+        new_cov = np.empty_like(cov)
+        new_cov[:, 0] = (pp + pv) + (pv + vv) + self._stds(h, self.std_weight_position, 1e-2) ** 2
+        new_cov[:, 1] = pv + vv
+        new_cov[:, 2] = vv + self._stds(h, self.std_weight_velocity, 1e-5) ** 2
+        return new_mean, new_cov
+
+    def project(self, mean: F64Array, cov: F64Array) -> tuple[F64Array, F64Array]:
+        """``mean [K, 4]`` and the innovation variances ``[K, 4]`` (diagonal of S)."""
+        measurement_var = self._stds(mean[:, 3], self.std_weight_position, 1e-1) ** 2
+        return mean[:, :MEASUREMENT_DIM].copy(), cov[:, 0] + measurement_var
+
+    def update(
+        self, mean: F64Array, cov: F64Array, measurements: npt.ArrayLike
+    ) -> tuple[F64Array, F64Array]:
+        """Correct every track with its measurement (row ``k`` for track ``k``)."""
+        z = np.asarray(measurements, np.float64).reshape(-1, MEASUREMENT_DIM)
+        proj_mean, s = self.project(mean, cov)
+        gain_pos, gain_vel = cov[:, 0] / s, cov[:, 1] / s
+        innovation = z - proj_mean
+        d = MEASUREMENT_DIM
+        new_mean = np.empty_like(mean)
+        new_mean[:, :d] = mean[:, :d] + gain_pos * innovation
+        new_mean[:, d:] = mean[:, d:] + gain_vel * innovation
+        gs = gain_pos * s
+        new_cov = np.empty_like(cov)
+        new_cov[:, 0] = cov[:, 0] - gs * gain_pos
+        new_cov[:, 1] = cov[:, 1] - gs * gain_vel
+        new_cov[:, 2] = cov[:, 2] - (gain_vel * s) * gain_vel
+        return new_mean, new_cov
+
+    @staticmethod
+    def dense(cov: F64Array) -> F64Array:
+        """``[K, 8, 8]`` covariances of ``[K, 3, 4]`` blocks (to compare or inspect)."""
+        out = np.zeros((len(cov), STATE_DIM, STATE_DIM))
+        i = np.arange(MEASUREMENT_DIM)
+        out[:, i, i] = cov[:, 0]
+        out[:, i, i + MEASUREMENT_DIM] = out[:, i + MEASUREMENT_DIM, i] = cov[:, 1]
+        out[:, i + MEASUREMENT_DIM, i + MEASUREMENT_DIM] = cov[:, 2]
+        return out

@@ -30,7 +30,7 @@ import numpy.typing as npt
 from visionflow.tracking import matching
 from visionflow.tracking._params import check_simple_tracker
 from visionflow.tracking._table import UNASSIGNED_ID, TrackState, TrackTable
-from visionflow.tracking.kalman import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.tracking.kalman import BlockKalmanXYAH, xyah_to_xyxy, xyxy_to_xyah
 from visionflow.types import Detections
 
 I64Array = npt.NDArray[np.int64]
@@ -71,7 +71,7 @@ class SORT:
         self.min_hits = int(min_hits)
         self.confidence_threshold = confidence_threshold
         self.class_aware = class_aware
-        self._kalman = KalmanFilterXYAH()
+        self._kalman = BlockKalmanXYAH()
         self.reset()
 
     @property

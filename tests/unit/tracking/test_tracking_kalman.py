@@ -7,6 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from visionflow.tracking import KalmanFilterXYAH, xyah_to_xyxy, xyxy_to_xyah
+from visionflow.tracking.kalman import BlockKalmanXYAH
 
 F64 = npt.NDArray[np.float64]
 WP, WV = 1.0 / 20, 1.0 / 160
@@ -118,3 +119,35 @@ def test_constant_velocity_is_learned() -> None:
 def test_box_conversions_round_trip(xyxy: list[float], xyah: list[float]) -> None:
     np.testing.assert_allclose(xyxy_to_xyah([xyxy]), [xyah])
     np.testing.assert_allclose(xyah_to_xyxy([xyah]), [xyxy])
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_block_filter_follows_the_dense_filter(seed: int) -> None:
+    """Tracks started by initiate and moved by predict / update (the only covariances a
+    tracker has): the [K, 3, 4] blocks give the dense filter's means and covariances,
+    to the last bits, over 60 frames of random motion, misses and re-detections."""
+    rng = np.random.default_rng(seed)
+    dense, block = KalmanFilterXYAH(), BlockKalmanXYAH()
+    z0 = np.column_stack(
+        [
+            rng.uniform(0, 1920, 40),
+            rng.uniform(0, 1080, 40),
+            rng.uniform(0.3, 0.7, 40),
+            rng.uniform(20, 300, 40),
+        ]
+    )
+    mean_d, cov_d = dense.initiate(z0)
+    mean_b, cov_b = block.initiate(z0)
+    np.testing.assert_array_equal(BlockKalmanXYAH.dense(cov_b), cov_d)
+    for _ in range(60):
+        mean_d, cov_d = dense.predict(mean_d, cov_d)
+        mean_b, cov_b = block.predict(mean_b, cov_b)
+        seen = rng.random(40) > 0.3
+        z = mean_d[seen, :4] + rng.normal(0, 3, (int(seen.sum()), 4)) * [1, 1, 0.01, 1]
+        mean_d[seen], cov_d[seen] = dense.update(mean_d[seen], cov_d[seen], z)
+        mean_b[seen], cov_b[seen] = block.update(mean_b[seen], cov_b[seen], z)
+        np.testing.assert_allclose(mean_b, mean_d, rtol=1e-12, atol=1e-9)
+        np.testing.assert_allclose(BlockKalmanXYAH.dense(cov_b), cov_d, rtol=1e-12, atol=1e-12)
+    # the dense filter's own off-block entries stay exactly zero: nothing is lost
+    off_block = BlockKalmanXYAH.dense(np.ones((1, 3, 4)))[0] == 0
+    assert not cov_d[:, off_block].any()
