@@ -42,15 +42,22 @@ def _meter(stop: threading.Event, out: list[int]) -> None:
     out.append(n)
 
 
-def python_rate(seconds: float) -> float:
-    """Loop iterations per second of a busy Python thread with nothing beside it."""
+def metered(seconds: float) -> tuple[float, float]:
+    """Run a busy Python thread for ``seconds``: (elapsed s, its loop iterations per s)."""
     stop, out = threading.Event(), []  # type: ignore[var-annotated]
-    t = threading.Thread(target=_meter, args=(stop, out))
-    t.start()
+    meter = threading.Thread(target=_meter, args=(stop, out))
+    start = time.perf_counter()
+    meter.start()
     time.sleep(seconds)
     stop.set()
-    t.join()
-    return out[0] / seconds
+    elapsed = time.perf_counter() - start
+    meter.join()
+    return elapsed, out[0] / elapsed
+
+
+def python_rate(seconds: float) -> float:
+    """Loop iterations per second of a busy Python thread with nothing beside it."""
+    return metered(seconds)[1]
 
 
 def run_mode(clip: Path, mode: str, streams: int, seconds: float) -> tuple[float, float]:
@@ -93,19 +100,13 @@ def run_mode(clip: Path, mode: str, streams: int, seconds: float) -> tuple[float
         t.start()
     barrier.wait()
     time.sleep(1.0)  # warm-up: sessions start, buffers fill
-    c0, m_stop, m_out = sum(counts), threading.Event(), []  # type: ignore[var-annotated]
-    meter = threading.Thread(target=_meter, args=(m_stop, m_out))
-    start = time.perf_counter()
-    meter.start()
-    time.sleep(seconds)
-    m_stop.set()
-    elapsed = time.perf_counter() - start
+    c0 = sum(counts)
+    elapsed, rate = metered(seconds)
     frames = sum(counts) - c0
     stop.set()
-    meter.join()
     for t in threads:
         t.join()
-    return frames / elapsed, m_out[0] / elapsed
+    return frames / elapsed, rate
 
 
 def probe(clip: Path) -> dict[str, Any]:
@@ -201,15 +202,8 @@ def gil_probe(clip: Path, streams: int, seconds: float) -> dict[str, Any]:
     for t in threads:
         t.start()
     barrier.wait()
-    m_stop, m_out = threading.Event(), []  # type: ignore[var-annotated]
-    meter = threading.Thread(target=_meter, args=(m_stop, m_out))
-    start = time.perf_counter()
-    meter.start()
-    time.sleep(seconds)
-    m_stop.set()
-    elapsed = time.perf_counter() - start
+    elapsed, rate = metered(seconds)
     stop.set()
-    meter.join()
     for t in threads:
         t.join()
     n = max(sum(calls), 1)
@@ -217,7 +211,7 @@ def gil_probe(clip: Path, streams: int, seconds: float) -> dict[str, Any]:
         "streams": streams,
         "calls_per_s": sum(calls) / elapsed,
         "ms_per_call": {k: 1e3 * sum(v) / n for k, v in totals.items()},
-        "meter_rate": m_out[0] / elapsed,
+        "meter_rate": rate,
     }
 
 
