@@ -4,10 +4,15 @@ The sample clip is retimed to 30 fps (timestamps rescaled, no re-encode), looped
 4x and served by one real RTSP server process (GStreamer's gst-rtsp-server under
 the system Python, the same server the live tests use) on N mount points; the
 pipeline reads rtsp://127.0.0.1:PORT/s0 … s{N-1} as N live cameras, detects,
-tracks, counts and writes events (no video). After a warm-up, two snapshots
+tracks, counts and writes events (no video). Once every stream has processed
+30 frames (``all_streaming_after_s``) and after a warm-up, two snapshots
 ``measure_s`` apart give per-stream fps in/out, drops and frame age (arrival →
 inference) p50/p99 over the window; ``rounds`` repeats with a fresh pipeline
 give the spread.
+
+``--diagnose`` adds what explains drops: the run's drops and output per 0.25 s
+of the window, the garbage collector's pauses, and every source ``poll`` that
+held its ingest thread for over 3 ms (when, which stream, how long).
 
 Usage (on a quiet machine)::
 
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -160,15 +166,39 @@ def snapshot(pipeline: Any) -> dict[str, dict[str, float]]:
     return out
 
 
+def all_streaming(pipeline: Any, since: float, frames: int = 30, limit_s: float = 60.0) -> float:
+    """Wait until every stream has processed ``frames``; the seconds since ``since``.
+
+    The warm-up starts then: at 100+ streams, opening the decoders and their
+    first pictures take seconds, and a fixed warm-up from the start let that
+    start-up land in the measured window.
+    """
+    deadline = since + limit_s
+    while time.monotonic() < deadline:
+        if all(s.frames_processed >= frames for s in list(pipeline.streams.values())):
+            break
+        time.sleep(0.05)
+    return time.monotonic() - since
+
+
 def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]:
     from visionflow.pipeline import Pipeline
 
     cfg = pipeline_config(args, port, work / "out")
     cpu0 = time.process_time()
-    with Pipeline(cfg) as pipeline:
+    diagnosis = Diagnosis() if args.diagnose else None
+    with contextlib.ExitStack() as stack:
+        if diagnosis is not None:
+            stack.enter_context(diagnosis)
+        pipeline = stack.enter_context(Pipeline(cfg))
+        entered = time.monotonic()
+        streaming_after_s = all_streaming(pipeline, entered)
         time.sleep(args.warmup_s)
         first = snapshot(pipeline)
-        time.sleep(args.measure_s)
+        if diagnosis is not None:
+            diagnosis.watch(pipeline, args.measure_s)
+        else:
+            time.sleep(args.measure_s)
         last = snapshot(pipeline)
         cpu_s = time.process_time() - cpu0
         memory = pipeline.summary().gpu_memory
@@ -188,6 +218,7 @@ def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]
     fps_out = [s["fps_out"] for s in streams.values()]
     return {
         "streams": streams,
+        "all_streaming_after_s": streaming_after_s,
         "total_fps_out": sum(fps_out),
         "min_stream_fps_out": min(fps_out),
         "median_stream_fps_out": statistics.median(fps_out),
@@ -206,7 +237,91 @@ def one_round(args: argparse.Namespace, port: int, work: Path) -> dict[str, Any]
         "stage_latency_ms": {
             st.stage: {"p50": st.p50_ms, "p99": st.p99_ms} for st in pipeline.stats.summary()
         },
+        **({"diagnosis": diagnosis.report()} if diagnosis is not None else {}),
     }
+
+
+class Diagnosis:
+    """What explains drops (``--diagnose``): a timeline, GC pauses and slow source polls."""
+
+    STEP_S = 0.25
+    SLOW_POLL_S = 0.003
+
+    def __init__(self) -> None:
+        self.t0 = time.monotonic()
+        self.timeline: list[dict[str, float]] = []
+        self.gc_pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
+        self.slow_polls: list[dict[str, Any]] = []
+        self.full_collections: list[dict[str, float]] = []
+        self._gc_start = 0.0
+        self._patched: Any = None
+
+    def __enter__(self) -> Diagnosis:
+        from visionflow.sources.gpu_file import GpuFileSource
+
+        gc.callbacks.append(self._on_gc)
+        original = self._patched = GpuFileSource.poll
+        slow = self.slow_polls
+
+        def timed_poll(source: Any) -> Any:
+            t = time.perf_counter()
+            try:
+                return original(source)
+            finally:
+                dt = time.perf_counter() - t
+                if dt > self.SLOW_POLL_S:
+                    at = round(time.monotonic() - self.t0, 3)
+                    slow.append({"t_s": at, "stream": source.stream_id, "ms": dt * 1e3})
+
+        GpuFileSource.poll = timed_poll  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from visionflow.sources.gpu_file import GpuFileSource
+
+        gc.callbacks.remove(self._on_gc)
+        GpuFileSource.poll = self._patched  # type: ignore[method-assign]
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            pause_ms = (time.perf_counter() - self._gc_start) * 1e3
+            self.gc_pauses_ms[info["generation"]].append(pause_ms)
+            if info["generation"] == 2:
+                at = round(time.monotonic() - self.t0, 3)
+                self.full_collections.append({"t_s": at, "ms": pause_ms})
+
+    def watch(self, pipeline: Any, seconds: float) -> None:
+        """Sample the counters every :attr:`STEP_S` (without ``stream_status``'s percentiles)."""
+        end = time.monotonic() + seconds
+        while (now := time.monotonic()) < end:
+            totals = {"dropped": 0.0, "processed": 0.0}
+            for sid, status in list(pipeline.streams.items()):
+                totals["dropped"] += pipeline._batcher.dropped(sid) + status.source_dropped
+                totals["processed"] += status.frames_processed
+            self.timeline.append({"t_s": round(now - self.t0, 3), **totals})
+            time.sleep(min(self.STEP_S, max(0.0, end - time.monotonic())))
+
+    def report(self) -> dict[str, Any]:
+        steps = [
+            {
+                "t_s": b["t_s"],
+                "dropped": b["dropped"] - a["dropped"],
+                "processed": b["processed"] - a["processed"],
+            }
+            for a, b in zip(self.timeline, self.timeline[1:], strict=False)
+        ]
+        return {
+            "timeline_step_s": self.STEP_S,
+            "timeline": steps,
+            "gc_pauses": {
+                str(gen): {"count": len(p), "total_ms": sum(p), "max_ms": max(p, default=0.0)}
+                for gen, p in self.gc_pauses_ms.items()
+            },
+            "full_collections": self.full_collections,
+            "slow_polls": self.slow_polls,
+        }
 
 
 def main() -> None:
@@ -228,6 +343,9 @@ def main() -> None:
         help="instead of RTSP: every stream reads this file paced at its fps (realtime: true)",
     )
     parser.add_argument("--live-queue-frames", type=int, default=2)
+    parser.add_argument(
+        "--diagnose", action="store_true", help="drop timeline, GC pauses, slow source polls"
+    )
     parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
     parser.add_argument(
         "--switch-interval-ms", type=float, default=0.0, help="sys.setswitchinterval; 0 = keep"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -138,6 +139,36 @@ def test_threaded_source_loops_and_stops() -> None:
     paced.stop()
     reader.join(timeout=5)
     assert not reader.is_alive() and 5 <= len(seen) <= 25  # 30 fps for ~0.5 s
+
+
+def test_threaded_source_waits_for_restarts_off_the_polling_thread() -> None:
+    """A threaded decoder's first pictures, after opening and after each rewind, are
+    awaited on a helper thread: the poll that needs them returns None at once (the
+    stream is not over) and a later poll goes on with the timeline."""
+    import time
+
+    from visionflow.sources.gpu_file import GpuFileSource
+
+    path = CLIPS / "vtest_1080p_h264.mp4"
+    if not path.is_file():
+        pytest.skip(f"{path} not present")
+    source = GpuFileSource(path, stream_id="cam", loop=True, threaded=True).open()
+    frames: list[Any] = []
+    waited_at: set[int] = set()
+    while len(frames) < 305:
+        frame = source.poll()
+        if frame is None:
+            assert not source.ended
+            waited_at.add(len(frames))
+            time.sleep(0.001)
+        else:
+            frames.append(frame)
+    source.close()
+    assert {0, 300} <= waited_at  # the first pictures of each pass
+    assert [f.frame_number for f in frames] == list(range(305))
+    assert torch.equal(frames[300].image_nv12_device, frames[0].image_nv12_device)
+    np.testing.assert_allclose(frames[300].pts_seconds, 10.0, atol=1e-6)
+    assert source.poll() is None and source.ended
 
 
 def test_nvdec_support_names_the_reason(tmp_path: Path) -> None:

@@ -170,6 +170,7 @@ class RuntimeConfig(_Model):
     join_timeout_s: Annotated[float, Field(gt=0.0)] = 10.0
     gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
     nvdec_mode: Literal["auto", "packet", "threaded"] = "auto"
+    freeze_gc: bool = True
 
     def nvdec_threaded(self, source: SourceConfig, streams: int) -> bool:
         """Whether ``source`` decodes on PyNvVideoCodec's native thread (``nvdec_mode``).

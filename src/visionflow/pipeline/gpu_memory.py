@@ -6,8 +6,10 @@ is built, after it is built, after the sources open, and then about once a
 second while running (:meth:`GpuMemoryProbe.sample`), keeping the peak.
 What the model took is measured while it was built; the rest of what the
 pipeline held at the peak is divided by the number of streams open then
-(decoders, their frame pools, per-stream buffers). Other processes using
-the same GPU at the same time skew the readings.
+(decoders, their frame pools, per-stream buffers): the most streams open at
+any reading up to the peak, because PyTorch's allocator keeps the blocks of a
+stream that has ended cached for the others. Other processes using the same
+GPU at the same time skew the readings.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class GpuMemory:
             pipeline started.
         model_mib: taken while the detector was built (weights, CUDA graphs,
             input and output buffers).
-        streams: streams open at the peak.
+        streams: the most streams open at any reading up to the peak.
     """
 
     total_mib: float
@@ -53,7 +55,8 @@ class GpuMemoryProbe:
     def __init__(self, device: str) -> None:
         self._device = device if device.startswith("cuda") else None
         self._marks: dict[str, int] = {}
-        self._peak = (0, 0)  # (used bytes, open streams)
+        self._peak = (0, 0)  # (used bytes, the most streams open up to then)
+        self._most_streams = 0
 
     def mark(self, name: str) -> None:
         """Record the device's used memory now under ``name``."""
@@ -64,8 +67,11 @@ class GpuMemoryProbe:
     def sample(self, streams: int) -> None:
         """Read the used memory now, with ``streams`` open; keep it if it is the peak."""
         used = self._used_bytes()
-        if used is not None and used >= self._peak[0]:
-            self._peak = (used, streams)
+        if used is None:
+            return
+        self._most_streams = max(self._most_streams, streams)
+        if used >= self._peak[0]:
+            self._peak = (used, self._most_streams)
 
     def snapshot(self) -> GpuMemory | None:
         """Memory held at the peak (``None`` on CPU, or before any sample)."""

@@ -25,6 +25,7 @@ never per object.
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import sys
@@ -134,6 +135,8 @@ class Pipeline:
         self._ended_at = 0.0
         self._saved_switch_s: float | None = None
         """Python's GIL switch interval before start(), restored by close()."""
+        self._froze_gc = False
+        """Whether start() froze the garbage collector's view (``runtime.freeze_gc``)."""
 
     def __enter__(self) -> Pipeline:
         self.start()
@@ -160,6 +163,7 @@ class Pipeline:
         )
         self._components = comps
         self._set_switch_interval(comps.device)
+        self._freeze_gc()
         self._reporter.on_end = lambda sid: comps.analytics.final_counts([sid])
         runtime = self.config.runtime
         self._batcher = FrameBatcher(
@@ -332,7 +336,17 @@ class Pipeline:
         if self._saved_switch_s is not None:
             sys.setswitchinterval(self._saved_switch_s)
             self._saved_switch_s = None
+        if self._froze_gc:
+            gc.unfreeze()
+            self._froze_gc = False
         self.state = PipelineState.CLOSED
+
+    def _freeze_gc(self) -> None:
+        """``runtime.freeze_gc``: full collections then skip what exists at start."""
+        if self.config.runtime.freeze_gc:
+            gc.collect()
+            gc.freeze()
+            self._froze_gc = True
 
     def _set_switch_interval(self, device: str) -> None:
         """Apply ``runtime.gil_switch_interval_ms`` (auto: 1 ms on the GPU, else unchanged)."""

@@ -45,6 +45,16 @@ class Pacer:
             self._start, self._index = now, 0
         return self._due()
 
+    def restart(self) -> None:
+        """Start the schedule again now: the next frame released is due now.
+
+        For a source that paused on its own (a looped file whose decoder
+        restarts): a camera's clock starts with its first picture, and
+        delivering the frames of the pause in a burst would overflow a live lane.
+        """
+        if self._period_s > 0.0:
+            self._start, self._index = time.monotonic(), 0
+
     def advance(self) -> None:
         """The next frame was released: schedule the one after it."""
         self._index += 1

@@ -18,7 +18,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,25 @@ logger = logging.getLogger(__name__)
 
 _NO_HOST_IMAGE = np.zeros((0, 0, 3), np.uint8)
 _NO_HOST_IMAGE.flags.writeable = False
+
+_RESTART_WAIT_S = 0.002
+"""How often an iterating thread checks on a threaded decoder that is (re)starting."""
+_RESTART_TIMEOUT_S = 10.0
+"""Longest wait, when closing, for a (re)start in flight on a helper thread."""
+_RESTARTERS = 64
+"""Helper threads that may wait at once for decoders (re)starting: looped streams
+started together reach their ends together, and each restart waits by itself."""
+
+_restarters: list[ThreadPoolExecutor] = []  # made at the first restart, shared by all sources
+_restarters_lock = threading.Lock()
+
+
+def _restart_pool() -> ThreadPoolExecutor:
+    """Threads that wait for threaded decoders' first pictures (after opening or rewinding)."""
+    with _restarters_lock:
+        if not _restarters:
+            _restarters.append(ThreadPoolExecutor(_RESTARTERS, "nvdec-restart"))
+        return _restarters[0]
 
 
 class GpuFileSource:
@@ -75,6 +95,7 @@ class GpuFileSource:
         self._opened: Any = None  # the NvdecDecoder made by open(), for the first pass
         self._decoder: Any = None  # the NvdecDecoder in use
         self._pictures: list[Any] = []  # decoded, not yet handed out (reversed)
+        self._restarting: Future[list[Any]] | None = None  # first pictures, on a helper thread
         self._offset_s = self._last_pts_s = 0.0  # timeline across looped passes
         self._ended = False
         self._poll_lock = threading.Lock()
@@ -137,6 +158,8 @@ class GpuFileSource:
                 yield frame
             elif self.ended:
                 return
+            else:  # a threaded decoder is (re)starting on a helper thread
+                self._stop.wait(_RESTART_WAIT_S)
 
     # -- polling: a loop that serves many streams drives NVDEC sources this way ---------
 
@@ -176,24 +199,44 @@ class GpuFileSource:
         if self.ended or self.due_s() > time.monotonic():
             return None
         if not self._pictures:
-            self._pictures = self._next_pictures()
-            if not self._pictures:
+            pictures = self._next_pictures()
+            if not pictures:
                 return None
+            self._pictures = pictures
         picture = self._pictures.pop()
         self._pacer.advance()
         self._last_pts_s = picture.pts_seconds or self._last_pts_s
         return self._frame(picture.nv12, self._offset_s + self._last_pts_s)
 
-    def _next_pictures(self) -> list[Any]:
-        """The next pictures, reversed (popped from the end); ``[]`` at the end."""
-        if self._decoder is None:
-            self._decoder, self._opened = self._opened or self._nvdec(), None
-        pictures = self._decoder.next_pictures()
-        if not pictures and self.loop:
-            self._offset_s += self._last_pts_s + (1.0 / self._fps if self._fps > 0 else 0.0)
-            self._last_pts_s = 0.0
-            self._decoder.rewind()  # the same NVDEC session for every pass
+    def _next_pictures(self) -> list[Any] | None:
+        """The next pictures, reversed (popped from the end); ``[]`` at the end.
+
+        ``None`` while a threaded decoder (re)starts: its first pictures after
+        opening or rewinding take a while to decode, and the wait runs on a
+        helper thread so that a thread polling many streams is never held up
+        (the pictures of one rewind used to stall the 31 other streams of its
+        pump; looped streams that started together all rewind together).
+        """
+        if self._restarting is not None:
+            if not self._restarting.done():
+                return None
+            restarting, self._restarting = self._restarting, None
+            pictures = restarting.result()  # an error of the rewind ends the stream here
+            self._pacer.restart()  # the stand-in camera paused while its decoder restarted
+        else:
+            if self._decoder is None:
+                self._decoder, self._opened = self._opened or self._nvdec(), None
+                if self._decoder.threaded:
+                    self._restart(self._decoder.next_pictures)
+                    return None
             pictures = self._decoder.next_pictures()
+            if not pictures and self.loop:
+                self._offset_s += self._last_pts_s + (1.0 / self._fps if self._fps > 0 else 0.0)
+                self._last_pts_s = 0.0
+                if self._decoder.threaded:
+                    self._restart(self._rewound_pictures)
+                    return None
+                pictures = self._rewound_pictures()
         if not pictures:
             self._ended = True
             if not self._stop.is_set():
@@ -201,7 +244,22 @@ class GpuFileSource:
         pictures.reverse()
         return pictures
 
+    def _rewound_pictures(self) -> list[Any]:
+        self._decoder.rewind()  # the same NVDEC session for every pass
+        pictures: list[Any] = self._decoder.next_pictures()
+        return pictures
+
+    def _restart(self, first_pictures: Callable[[], list[Any]]) -> None:
+        self._restarting = _restart_pool().submit(first_pictures)
+
     def _release_decoder(self) -> None:
+        restarting, self._restarting = self._restarting, None
+        if restarting is not None:  # the decoder may be ended only once nobody waits on it
+            done, _ = wait([restarting], timeout=_RESTART_TIMEOUT_S)
+            if not done:
+                logger.warning("stream %s: NVDEC did not restart; leaving it", self.stream_id)
+                self._decoder = self._opened = None
+                return
         decoder, self._decoder = self._decoder, None
         opened, self._opened = self._opened, None
         self._pictures = []
