@@ -339,3 +339,23 @@ def test_gil_switch_interval_is_set_while_running_and_restored(
     assert sys.getswitchinterval() == before  # restored by close()
     # auto leaves the CPU path alone; a number applies on any device
     assert running == pytest.approx(before if during_ms is None else during_ms / 1e3)
+
+
+def test_summary_while_running_reads_the_counts_between_batches(
+    models_dir: Path, onnx_cache_dir: Path, sample_mp4: Path, tmp_path: Path
+) -> None:
+    """summary() from another thread, as often as it can, while 3 streams update
+    their zones: every snapshot is whole (it used to read a zone table mid-update
+    and fail with an IndexError)."""
+    sources = [{"id": f"cam{i}", "uri": str(sample_mp4), "loop": True} for i in range(3)]
+    cfg = config(models_dir, onnx_cache_dir, tmp_path, sources, input_size=96)
+    snapshots = []
+    with Pipeline(cfg) as pipeline:
+        wait_until(lambda: all(s.frames_processed >= 5 for s in pipeline.streams.values()))
+        deadline = time.monotonic() + 4.0
+        while time.monotonic() < deadline:
+            snapshots.append(pipeline.summary())
+    assert len(snapshots) > 100
+    assert all(set(s.zone_counts) == {"cam0", "cam1", "cam2"} for s in snapshots)
+    frames = [s.frames for s in snapshots]
+    assert frames == sorted(frames) and frames[-1] > frames[0]

@@ -375,18 +375,25 @@ class Pipeline:
         raise KeyError(f"no stream {stream_id!r}; current streams: {sorted(self.streams)}")
 
     def summary(self) -> RunSummary:
-        """A snapshot of progress, latencies and counts (valid while running too)."""
+        """A snapshot of progress, latencies and counts (valid while running too).
+
+        While running it waits for the batch being tracked to finish: the counts
+        are read between batches, never from tables in the middle of an update.
+        """
         end = self._ended_at or time.perf_counter()
         comps = self._components
         for record in list(self._records.values()):
             record.refresh(self._batcher.dropped(record.stream_id))
+        with self._streams_lock:
+            line_counts = comps.analytics.line_counts() if comps else {}
+            zone_counts = comps.analytics.zone_counts() if comps else {}
         return RunSummary(
             streams=list(self.streams.values()),
             wall_s=end - self._started_at if self._started_at else 0.0,
             frames=sum(s.frames_processed for s in self.streams.values()),
             stats=self.stats,
-            line_counts=comps.analytics.line_counts() if comps else {},
-            zone_counts=comps.analytics.zone_counts() if comps else {},
+            line_counts=line_counts,
+            zone_counts=zone_counts,
             events_written=comps.events_written() if comps else 0,
             delivery=comps.delivery_stats() if comps else {},
             interrupted=self.interrupted and self.error is None,
