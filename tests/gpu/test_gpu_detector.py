@@ -21,6 +21,7 @@ cv2 = pytest.importorskip("cv2")
 
 from visionflow.inference import Detector  # noqa: E402
 from visionflow.inference.gpu_detector import GpuDetector  # noqa: E402
+from visionflow.inference.gpu_postprocess import HOST_MAX_CANDIDATES  # noqa: E402
 from visionflow.types import Detections  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -130,6 +131,28 @@ def test_device_tensor_input_equals_host_input(detectors: tuple[Detector, GpuDet
     device = gpu_det.detect([torch.from_numpy(f).cuda() for f in frames])
     np.testing.assert_array_equal(host.xyxy, device.xyxy)
     np.testing.assert_array_equal(host.class_id, device.class_id)
+
+
+@pytest.mark.parametrize("batch", [1, 4, 16])
+def test_small_batches_finished_on_the_host_equal_the_device_nms(
+    detectors: tuple[Detector, GpuDetector], batch: int
+) -> None:
+    """Post-processing on the host (few candidates) and on the device give the same boxes."""
+    _, gpu_det = detectors
+    frames = _frames(DATA / "vtest.mp4", step=25, count=batch)
+    post = gpu_det._post
+    try:
+        post.host_max_candidates = 0
+        on_device = gpu_det.detect(frames)
+        post.host_max_candidates = 1_000_000
+        on_host = gpu_det.detect(frames)
+    finally:
+        post.host_max_candidates = HOST_MAX_CANDIDATES
+    assert len(on_device) > 5 * batch
+    np.testing.assert_array_equal(on_host.frame_index, on_device.frame_index)
+    np.testing.assert_array_equal(on_host.class_id, on_device.class_id)
+    np.testing.assert_allclose(on_host.xyxy, on_device.xyxy, atol=1e-3)
+    np.testing.assert_allclose(on_host.confidence, on_device.confidence, atol=1e-6)
 
 
 @pytest.mark.parametrize("batch", [1, 3, 8])

@@ -6,6 +6,8 @@
 NV12 ``[H * 3 // 2, W]`` uint8 CUDA tensors straight from NVDEC. Host NumPy
 frames (the CPU decoder's) are uploaded with one pinned copy per batch.
 
+Box decode and NMS finish on the host when few candidates pass the
+thresholds (a frame or a few: see :mod:`~visionflow.inference.gpu_postprocess`).
 Stage timings come from CUDA events (device time of each stage); reading
 them costs nothing extra because post-processing ends with the one
 device->host copy of the detections, which synchronises anyway.
@@ -209,14 +211,11 @@ class GpuDetector:
             raw = self.backend.run_tensor(batch)
             self._record(events, 2)
             t2 = time.perf_counter()
-            rows = self._post.rows(raw, geometry)
+            detections = self._post(raw, geometry)
             self._record(events, 3)
-            host = rows.cpu().numpy()
             t3 = time.perf_counter()
         self.last_timings = self._timings(events, (t0, t1, t2, t3))
-        return Detections(
-            host[:, :4], host[:, 4], host[:, 5].astype(np.int32), host[:, 6].astype(np.int32)
-        )
+        return detections
 
     def detect_frames(self, frames: Sequence[Frame]) -> Detections:
         """Detect on pipeline frames: NVDEC frames from their device NV12, others from RGB.
@@ -246,6 +245,7 @@ class GpuDetector:
     def _timings(self, events: list[Any], wall: tuple[float, ...]) -> StageTimings:
         if not events:
             return StageTimings(wall[1] - wall[0], wall[2] - wall[1], wall[3] - wall[2])
+        events[3].synchronize()  # recorded after the detections came to the host: at once
         ms = [events[i].elapsed_time(events[i + 1]) / 1e3 for i in range(3)]
         return StageTimings(*ms)
 

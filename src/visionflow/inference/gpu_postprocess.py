@@ -7,6 +7,12 @@ batch: no Python loop over images, classes or boxes, and no torchvision.
 Only the final rows ``[K, 7]`` (``x1, y1, x2, y2, score, class, slot``) come
 to the host, in one copy.
 
+Few candidates (a batch of one or a few frames: the latency case) are
+finished on the host instead: the candidates come over in one copy and
+:func:`visionflow.inference.postprocess.finish` (the CPU path's own code)
+suppresses them. Two dozen small kernels and the fixed point's host
+round-trips cost more there than NumPy on a few dozen boxes.
+
 Greedy NMS as a fixed point (see :mod:`visionflow.inference.nms`): box ``i``
 is kept iff no kept box before it in its group overlaps it above the
 threshold; iterating ``keep = ~any(over & keep)`` from all-kept converges in
@@ -19,9 +25,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from visionflow.inference.postprocess import Layout, PostprocessConfig
+from visionflow.inference.postprocess import Candidates, Layout, PostprocessConfig, finish
 from visionflow.inference.preprocess import LetterboxGeometry
 from visionflow.types import Detections
+
+HOST_MAX_CANDIDATES = 256
+"""Candidates up to which :class:`DevicePostprocessor` finishes on the host."""
 
 
 class DevicePostprocessor:
@@ -32,10 +41,17 @@ class DevicePostprocessor:
         num_classes: ``C``.
         config: thresholds, as for the CPU path.
         device: where the raw output lives.
+        host_max_candidates: finish on the host when at most this many
+            candidates pass the thresholds (0: always on the device).
     """
 
     def __init__(
-        self, layout: Layout, num_classes: int, config: PostprocessConfig, device: torch.device
+        self,
+        layout: Layout,
+        num_classes: int,
+        config: PostprocessConfig,
+        device: torch.device,
+        host_max_candidates: int = HOST_MAX_CANDIDATES,
     ) -> None:
         self.layout, self.num_classes, self.config, self.device = (
             layout,
@@ -43,6 +59,7 @@ class DevicePostprocessor:
             config,
             device,
         )
+        self.host_max_candidates = host_max_candidates
         self._class_allowed: torch.Tensor | None = None
         if config.class_ids is not None:
             allowed = torch.zeros(num_classes, dtype=torch.bool)
@@ -50,16 +67,36 @@ class DevicePostprocessor:
             self._class_allowed = allowed.to(device)
 
     def __call__(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> Detections:
-        """Raw batch output -> detections in source pixels (one device->host copy)."""
-        rows = self.rows(raw, geometry)
-        host = rows.cpu().numpy()
+        """Raw batch output -> detections in source pixels (one device->host copy).
+
+        Sorted by batch slot, then descending confidence, like the CPU path.
+        """
+        slot, xywh, score, class_id = self._candidates(raw)
+        if len(score) <= self.host_max_candidates:
+            columns = (slot[:, None], xywh, score[:, None], class_id[:, None])
+            packed = torch.cat([c.float() for c in columns], dim=1)
+            host = packed.cpu().numpy()
+            found = Candidates(
+                host[:, 0].astype(np.intp), host[:, 1:5], host[:, 5], host[:, 6].astype(np.intp)
+            )
+            return finish(found, geometry, num_classes=self.num_classes, config=self.config)
+        rows = self._rows(slot, xywh, score, class_id, geometry).cpu().numpy()
         return Detections(
-            host[:, :4], host[:, 4], host[:, 5].astype(np.int32), host[:, 6].astype(np.int32)
+            rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int32), rows[:, 6].astype(np.int32)
         )
 
     def rows(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> torch.Tensor:
         """The kept detections as ``[K, 7]`` float32 on the device, sorted by slot, -score."""
-        slot, xywh, score, class_id = self._candidates(raw)
+        return self._rows(*self._candidates(raw), geometry)
+
+    def _rows(
+        self,
+        slot: torch.Tensor,
+        xywh: torch.Tensor,
+        score: torch.Tensor,
+        class_id: torch.Tensor,
+        geometry: LetterboxGeometry,
+    ) -> torch.Tensor:
         xyxy = self._to_source(_xywh_to_xyxy(xywh), slot, geometry)
         kept = _batched_nms(xyxy, score, slot * self.num_classes + class_id, self.config.nms_iou)
         order = torch.sort(-score[kept], stable=True).indices

@@ -82,14 +82,17 @@ class PostprocessConfig:
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidates:
+class Candidates:
+    """Boxes that passed the confidence (and class) test: batch slot, ``cx, cy, w, h``
+    in model-input pixels, score and class, one row each."""
+
     slot: npt.NDArray[np.intp]
     xywh: FloatArray
     score: FloatArray
     class_id: npt.NDArray[np.intp]
 
-    def __getitem__(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> _Candidates:
-        return _Candidates(
+    def __getitem__(self, index: npt.NDArray[np.intp] | npt.NDArray[np.bool_]) -> Candidates:
+        return Candidates(
             self.slot[index], self.xywh[index], self.score[index], self.class_id[index]
         )
 
@@ -118,6 +121,20 @@ def postprocess(
     found = _decode(raw, layout, num_classes, config.confidence)
     if config.class_ids is not None:
         found = found[np.isin(found.class_id, np.fromiter(config.class_ids, np.intp))]
+    return finish(found, geometry, num_classes=num_classes, config=config)
+
+
+def finish(
+    found: Candidates, geometry: LetterboxGeometry, *, num_classes: int, config: PostprocessConfig
+) -> Detections:
+    """Candidates that passed the thresholds -> detections: top-k, NMS, per-image cap.
+
+    Args:
+        found: the candidates in (slot, anchor) order, as :func:`postprocess` decodes them.
+        geometry: the letterbox geometry of their batch.
+        num_classes: ``C`` (NMS groups are ``slot * C + class``).
+        config: thresholds.
+    """
     found = found[np.argsort(-found.score, kind="stable")[: config.max_candidates]]
     xyxy = geometry.to_source(xywh_to_xyxy(found.xywh), found.slot)
     kept = batched_nms(xyxy, found.score, found.slot * num_classes + found.class_id, config.nms_iou)
@@ -139,7 +156,7 @@ def xywh_to_xyxy(xywh: npt.NDArray[np.floating]) -> FloatArray:
 
 def _decode(
     raw: npt.NDArray[np.floating], layout: Layout, num_classes: int, confidence: float
-) -> _Candidates:
+) -> Candidates:
     if layout == "yolov5":
         return _decode_v5(raw, confidence)
     scores = raw[:, 4 : 4 + num_classes, :]
@@ -147,16 +164,16 @@ def _decode(
     best_score = np.take_along_axis(scores, best[:, None, :], axis=1)[:, 0, :]
     slot, index = np.nonzero(best_score > confidence)
     xywh = raw[slot, :4, index]
-    return _Candidates(
+    return Candidates(
         slot, xywh.astype(np.float32), best_score[slot, index].astype(np.float32), best[slot, index]
     )
 
 
-def _decode_v5(raw: npt.NDArray[np.floating], confidence: float) -> _Candidates:
+def _decode_v5(raw: npt.NDArray[np.floating], confidence: float) -> Candidates:
     # score = obj * p <= obj, so rows with obj <= confidence can never pass.
     slot, index = np.nonzero(raw[:, :, 4] > confidence)
     rows = raw[slot, index]
     best = rows[:, 5:].argmax(axis=1)
     score = (rows[:, 4] * rows[np.arange(len(rows)), 5 + best]).astype(np.float32)
     passed = score > confidence
-    return _Candidates(slot, rows[:, :4].astype(np.float32), score, best)[passed]
+    return Candidates(slot, rows[:, :4].astype(np.float32), score, best)[passed]

@@ -51,15 +51,20 @@ def test_darknet_module_equals_onnxruntime_export(
     assert np.linalg.norm(got - expected) / np.linalg.norm(expected) < 1e-5
 
 
+@pytest.mark.parametrize("host_max_candidates", [0, 10_000], ids=["device-nms", "host-nms"])
 @pytest.mark.parametrize("classes", [None, frozenset({0}), frozenset({2, 7})])
 def test_device_postprocess_equals_numpy_postprocess(
-    tiny_detector: Detector, letterboxed: tuple[np.ndarray, object], classes: frozenset[int] | None
+    tiny_detector: Detector,
+    letterboxed: tuple[np.ndarray, object],
+    classes: frozenset[int] | None,
+    host_max_candidates: int,
 ) -> None:
     batch, geometry = letterboxed
     raw = tiny_detector._backend.run(batch)
     config = PostprocessConfig(0.25, 0.45, classes, 300)
     expected = postprocess(raw, geometry, layout="yolov5", num_classes=80, config=config)
-    got = DevicePostprocessor("yolov5", 80, config, CPU)(torch.from_numpy(raw), geometry)
+    post = DevicePostprocessor("yolov5", 80, config, CPU, host_max_candidates)
+    got = post(torch.from_numpy(raw), geometry)
     assert len(got) == len(expected)
     np.testing.assert_array_equal(got.frame_index, expected.frame_index)
     np.testing.assert_array_equal(got.class_id, expected.class_id)
