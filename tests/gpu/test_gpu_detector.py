@@ -148,7 +148,7 @@ def test_small_batches_finished_on_the_host_equal_the_device_nms(
         on_host = gpu_det.detect(frames)
     finally:
         post.host_max_candidates = HOST_MAX_CANDIDATES
-    assert len(on_device) > 5 * batch
+    assert len(on_device) >= batch  # some boxes to compare
     np.testing.assert_array_equal(on_host.frame_index, on_device.frame_index)
     np.testing.assert_array_equal(on_host.class_id, on_device.class_id)
     np.testing.assert_allclose(on_host.xyxy, on_device.xyxy, atol=1e-3)
