@@ -141,35 +141,6 @@ def test_threaded_source_loops_and_stops() -> None:
     assert not reader.is_alive() and 5 <= len(seen) <= 25  # 30 fps for ~0.5 s
 
 
-def test_graphed_letterbox_equals_the_kernel_by_kernel_one() -> None:
-    """The CUDA-graph letterbox gives the eager result, for a padded bucket (3 frames in
-    a graph of 4), for new frames replayed through the same graph, and for RGB."""
-    frames = [f.nv12 for f in NvdecDecoder(CLIPS / "vtest_1080p_h264.mp4").frames()][:60:10]
-    cuda = torch.device("cuda")
-    eager = DeviceLetterboxer((416, 416), cuda, torch.float16)
-    graphed = DeviceLetterboxer((416, 416), cuda, torch.float16, cuda_graphs=True, buckets=[1, 4])
-    for batch in (frames[:3], frames[3:6], frames[5:6]):
-        want, want_geometry = eager(batch, "nv12")
-        got, got_geometry = graphed(batch, "nv12")
-        assert torch.equal(got, want)
-        np.testing.assert_array_equal(got_geometry.scale, want_geometry.scale)
-    assert sorted(k[0] for k, v in graphed._graphs.items() if v is not None) == [1, 4]
-    rgb = [torch.from_numpy(np.ascontiguousarray(im)).cuda() for im in _rgb_frames(2)]
-    assert torch.equal(graphed(rgb, "rgb")[0], eager(rgb, "rgb")[0])
-    assert torch.equal(graphed(frames[:5], "nv12")[0], eager(frames[:5], "nv12")[0])  # no bucket
-
-
-def _rgb_frames(count: int) -> list[np.ndarray]:
-    capture = cv2.VideoCapture(str(CLIPS / "vtest_1080p_h264.mp4"))
-    frames = []
-    while len(frames) < count:
-        ok, bgr = capture.read()
-        assert ok
-        frames.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
-    capture.release()
-    return frames
-
-
 def test_threaded_source_waits_for_restarts_off_the_polling_thread() -> None:
     """A threaded decoder's first pictures, after opening and after each rewind, are
     awaited on a helper thread: the poll that needs them returns None at once (the

@@ -98,13 +98,7 @@ class GpuDetector:
         self.backend = backend
         self.device = backend.device
         self.last_timings = StageTimings()
-        self._letterbox = DeviceLetterboxer(
-            input_size_wh,
-            backend.device,
-            backend.dtype,
-            cuda_graphs=backend.cuda_graphs,
-            buckets=backend.buckets,
-        )
+        self._letterbox = DeviceLetterboxer(input_size_wh, backend.device, backend.dtype)
         self._post = DevicePostprocessor(self.layout, len(self.class_names), config, self.device)
         self._torch = require_torch()
         self._pinned: Any = None

@@ -11,20 +11,11 @@ resolutions and converted to RGB (BT.601 limited range, what FFmpeg's
 ``rgb24`` conversion of an untagged stream uses) at the model resolution:
 ``NV12 -> RGB -> resize -> normalise -> fp16 NCHW`` is one pass over the
 needed pixels, a dozen kernels per batch whatever the batch size.
-
-With ``cuda_graphs`` those kernels are one CUDA graph per (batch bucket,
-frame size, layout), captured at its first batch: a batch is then one copy
-of its frames into the graph's input and one replay. Launching the dozen
-kernels one by one is what the stage's time was made of (about 1 ms for a
-single 1080p frame on an H200, whose work takes microseconds), and every
-launch needs the GIL, which the ingest and tracking threads want too.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -33,8 +24,6 @@ import torch
 from visionflow.inference.preprocess import PAD_VALUE, LetterboxGeometry, letterbox_params
 
 PixelFormat = Literal["rgb", "nv12"]
-
-logger = logging.getLogger(__name__)
 
 # BT.601 limited range, as FFmpeg's swscale default for untagged YUV.
 _Y_SCALE, _Y_OFFSET = 255.0 / 219.0, 16.0
@@ -71,18 +60,6 @@ def _axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return left, right, weight.astype(np.float32)
 
 
-@dataclass(frozen=True, slots=True)
-class _Graphed:
-    """A captured letterbox: frames go into ``frames_in``, the batch comes out of ``out``."""
-
-    graph: torch.cuda.CUDAGraph
-    frames_in: torch.Tensor  # [bucket, *frame shape] uint8
-    out: torch.Tensor  # [bucket, 3, H, W]
-
-
-_GraphKey = tuple[int, int, int, PixelFormat]  # bucket, width, height, layout
-
-
 class DeviceLetterboxer:
     """Letterbox batches of device frames into one reusable model-input tensor.
 
@@ -91,11 +68,6 @@ class DeviceLetterboxer:
         device: where frames and the output live.
         dtype: output dtype (float16 for the fp16 model).
         pad_value: canvas value in ``0..1``.
-        cuda_graphs: replay one CUDA graph per batch bucket, frame size and
-            layout (CUDA only; batches whose frames differ in size or layout,
-            or larger than the last bucket, run kernel by kernel). The result
-            is then a view of the graph's buffer, valid until the next call.
-        buckets: batch sizes that get a graph; a batch is padded up to the next.
     """
 
     def __init__(
@@ -104,16 +76,10 @@ class DeviceLetterboxer:
         device: torch.device,
         dtype: torch.dtype = torch.float16,
         pad_value: float = PAD_VALUE,
-        *,
-        cuda_graphs: bool = False,
-        buckets: Sequence[int] = (),
     ) -> None:
         self.input_size_wh = input_size_wh
         self.device, self.dtype, self.pad_value = device, dtype, pad_value
-        self.cuda_graphs = cuda_graphs and device.type == "cuda" and bool(buckets)
-        self._buckets = sorted(buckets)
         self._taps: dict[tuple[int, int, PixelFormat], tuple[_Taps, _Taps | None]] = {}
-        self._graphs: dict[_GraphKey, _Graphed | None] = {}  # None: capture failed, eager
 
     def __call__(
         self,
@@ -131,97 +97,42 @@ class DeviceLetterboxer:
             ``(batch, geometry)``: ``[B, 3, H, W]`` in ``dtype``, channels_last,
             values ``0..1``; the geometry maps boxes back to source pixels.
         """
+        width, height = self.input_size_wh
+        out = torch.full(
+            (len(frames), 3, height, width), self.pad_value, dtype=self.dtype, device=self.device
+        ).contiguous(memory_format=torch.channels_last)
         geometry = np.zeros((len(frames), 5), np.float32)
         formats = [pixel_format] * len(frames) if isinstance(pixel_format, str) else pixel_format
-        groups = _groups(frames, formats)
-        for (size_wh, _), slots in groups.items():
-            geometry[slots] = self._geometry_row(size_wh)
-        boxes = LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
-        if self.cuda_graphs and len(groups) == 1:
-            ((size_wh, fmt),) = groups
-            graphed = self._graphed(len(frames), size_wh, fmt, frames[0])
-            if graphed is not None:
-                torch.stack(list(frames), out=graphed.frames_in[: len(frames)])
-                graphed.graph.replay()
-                return graphed.out[: len(frames)], boxes
-        out = self._canvas(len(frames))
-        for (size_wh, fmt), slots in groups.items():
-            stacked = torch.stack([frames[s] for s in slots])
-            self._fill(out, stacked, slots, size_wh, fmt)
-        return out, boxes
-
-    def _canvas(self, count: int) -> torch.Tensor:
-        width, height = self.input_size_wh
-        return torch.full(
-            (count, 3, height, width), self.pad_value, dtype=self.dtype, device=self.device
-        ).contiguous(memory_format=torch.channels_last)
-
-    def _geometry_row(self, size_wh: tuple[int, int]) -> list[float]:
-        scale, _, (pad_x, pad_y) = letterbox_params(size_wh, self.input_size_wh)
-        return [scale, pad_x, pad_y, size_wh[0], size_wh[1]]
-
-    def _graphed(
-        self, count: int, size_wh: tuple[int, int], fmt: PixelFormat, example: torch.Tensor
-    ) -> _Graphed | None:
-        """The graph of ``count`` frames of this size and layout (captured now if new)."""
-        bucket = next((b for b in self._buckets if b >= count), None)
-        if bucket is None:
-            return None
-        key: _GraphKey = (bucket, *size_wh, fmt)
-        if key not in self._graphs:
-            try:
-                self._graphs[key] = self._capture(bucket, size_wh, fmt, example)
-            except RuntimeError:  # a capture the driver refuses: this shape runs eagerly
-                logger.warning("letterbox CUDA graph %s failed; running it eagerly", key)
-                logger.debug("capture failed", exc_info=True)
-                self._graphs[key] = None
-        return self._graphs[key]
-
-    def _capture(
-        self, bucket: int, size_wh: tuple[int, int], fmt: PixelFormat, example: torch.Tensor
-    ) -> _Graphed:
-        frames_in = torch.zeros((bucket, *example.shape), dtype=example.dtype, device=self.device)
-        slots = list(range(bucket))
-        current = torch.cuda.current_stream(self.device)
-        side = torch.cuda.Stream(self.device)  # type: ignore[no-untyped-call]
-        side.wait_stream(current)
-        with torch.cuda.stream(side), torch.inference_mode():
-            for _ in range(2):  # builds the taps; lets the allocator settle
-                self._fill(self._canvas(bucket), frames_in, slots, size_wh, fmt)
-        current.wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        # thread_local, as for the model's graphs: decoder threads keep working meanwhile
-        with torch.cuda.graph(graph, capture_error_mode="thread_local"), torch.inference_mode():
-            out = self._canvas(bucket)
-            self._fill(out, frames_in, slots, size_wh, fmt)
-        logger.debug("captured a letterbox CUDA graph for %s", (bucket, *size_wh, fmt))
-        return _Graphed(graph, frames_in, out)
+        for (size_wh, fmt), slots in _groups(frames, formats).items():
+            geometry[slots] = self._fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
+        return out, LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
 
     def _fill(
         self,
         out: torch.Tensor,
-        stacked: torch.Tensor,
+        frames: list[torch.Tensor],
         slots: list[int],
         size_wh: tuple[int, int],
         pixel_format: PixelFormat,
-    ) -> None:
-        """Letterbox ``stacked`` (``[len(slots), ...]`` frames) into ``out[slots]``."""
-        _, (new_w, new_h), (pad_x, pad_y) = letterbox_params(size_wh, self.input_size_wh)
+    ) -> list[float]:
+        scale, (new_w, new_h), (pad_x, pad_y) = letterbox_params(size_wh, self.input_size_wh)
         luma, chroma = self._taps_for(size_wh, (new_w, new_h), pixel_format)
+        stacked = torch.stack(frames)
         if pixel_format == "rgb":
-            rgb = luma.sample(stacked.reshape(len(stacked), -1, 3))
+            rgb = luma.sample(stacked.reshape(len(frames), -1, 3))
         else:
             rgb = _nv12_to_rgb(stacked, size_wh, luma, chroma)  # type: ignore[arg-type]
         image = (rgb * (1.0 / 255.0)).clamp_(0.0, 1.0).to(self.dtype)
-        image = image.reshape(len(stacked), new_h, new_w, 3).permute(0, 3, 1, 2)
+        image = image.reshape(len(frames), new_h, new_w, 3).permute(0, 3, 1, 2)
         region = out[:, :, pad_y : pad_y + new_h, pad_x : pad_x + new_w]
+        index = torch.tensor(slots, device=self.device)
         if slots == list(range(slots[0], slots[0] + len(slots))):
             region[slots[0] : slots[0] + len(slots)] = image
         else:
-            index = torch.tensor(slots, device=self.device)
             out[:, :, pad_y : pad_y + new_h, pad_x : pad_x + new_w] = region.index_copy(
                 0, index, image
             )
+        return [scale, pad_x, pad_y, size_wh[0], size_wh[1]]
 
     def _taps_for(
         self, size_wh: tuple[int, int], new_wh: tuple[int, int], pixel_format: PixelFormat
