@@ -85,10 +85,6 @@ class DevicePostprocessor:
             rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int32), rows[:, 6].astype(np.int32)
         )
 
-    def rows(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> torch.Tensor:
-        """The kept detections as ``[K, 7]`` float32 on the device, sorted by slot, -score."""
-        return self._rows(*self._candidates(raw), geometry)
-
     def _rows(
         self,
         slot: torch.Tensor,
@@ -97,6 +93,7 @@ class DevicePostprocessor:
         class_id: torch.Tensor,
         geometry: LetterboxGeometry,
     ) -> torch.Tensor:
+        """The kept detections as ``[K, 7]`` float32 on the device, sorted by slot, -score."""
         xyxy = self._to_source(_xywh_to_xyxy(xywh), slot, geometry)
         kept = _batched_nms(xyxy, score, slot * self.num_classes + class_id, self.config.nms_iou)
         order = torch.sort(-score[kept], stable=True).indices
