@@ -178,8 +178,9 @@ class GpuDetector:
         return cls(backend, _labels(class_names), input_size_wh, config)
 
     def warm_up(self) -> None:
-        """Capture every CUDA graph now instead of on the first batch of each size."""
+        """Capture every CUDA graph and compile the letterbox kernel now, not on first use."""
         self.backend.warm_up()
+        self._letterbox.warm_up()
 
     def detect(
         self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"

@@ -10,12 +10,19 @@ For NV12 (what NVDEC produces) luma and chroma are sampled at their own
 resolutions and converted to RGB (BT.601 limited range, what FFmpeg's
 ``rgb24`` conversion of an untagged stream uses) at the model resolution:
 ``NV12 -> RGB -> resize -> normalise -> fp16 NCHW`` is one pass over the
-needed pixels, a dozen kernels per batch whatever the batch size.
+needed pixels, a dozen kernels per batch whatever the batch size. On a CUDA
+device with Triton (which CUDA builds of torch bring), NV12 frames instead go
+through one Triton kernel per batch (:mod:`~visionflow.inference._nv12_kernel`,
+the same arithmetic) that reads each frame in place: under load the
+inference thread launches one kernel instead of a dozen, each of which could
+wait for the GIL.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import importlib.util
+import logging
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
@@ -24,6 +31,9 @@ import torch
 from visionflow.inference.preprocess import PAD_VALUE, LetterboxGeometry, letterbox_params
 
 PixelFormat = Literal["rgb", "nv12"]
+Nv12Kernel = Callable[..., None]
+
+logger = logging.getLogger(__name__)
 
 # BT.601 limited range, as FFmpeg's swscale default for untagged YUV.
 _Y_SCALE, _Y_OFFSET = 255.0 / 219.0, 16.0
@@ -68,6 +78,8 @@ class DeviceLetterboxer:
         device: where frames and the output live.
         dtype: output dtype (float16 for the fp16 model).
         pad_value: canvas value in ``0..1``.
+        fused_nv12: NV12 through the one Triton kernel: ``None`` = when the
+            device is CUDA and Triton is installed; ``False`` = the torch ops.
     """
 
     def __init__(
@@ -76,10 +88,19 @@ class DeviceLetterboxer:
         device: torch.device,
         dtype: torch.dtype = torch.float16,
         pad_value: float = PAD_VALUE,
+        fused_nv12: bool | None = None,
     ) -> None:
         self.input_size_wh = input_size_wh
         self.device, self.dtype, self.pad_value = device, dtype, pad_value
         self._taps: dict[tuple[int, int, PixelFormat], tuple[_Taps, _Taps | None]] = {}
+        self._kernel = _nv12_kernel(device) if fused_nv12 is not False else None
+        if fused_nv12 and self._kernel is None:
+            raise ValueError("fused_nv12=True needs a CUDA device and Triton")
+
+    @property
+    def fused_nv12(self) -> bool:
+        """True when NV12 batches go through the one Triton kernel."""
+        return self._kernel is not None
 
     def __call__(
         self,
@@ -98,14 +119,58 @@ class DeviceLetterboxer:
             values ``0..1``; the geometry maps boxes back to source pixels.
         """
         width, height = self.input_size_wh
-        out = torch.full(
-            (len(frames), 3, height, width), self.pad_value, dtype=self.dtype, device=self.device
-        ).contiguous(memory_format=torch.channels_last)
-        geometry = np.zeros((len(frames), 5), np.float32)
         formats = [pixel_format] * len(frames) if isinstance(pixel_format, str) else pixel_format
-        for (size_wh, fmt), slots in _groups(frames, formats).items():
-            geometry[slots] = self._fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
+        groups = _groups(frames, formats)
+        fused = {
+            key: self._fusable([frames[s] for s in slots], key[1]) for key, slots in groups.items()
+        }
+        shape = (len(frames), 3, height, width)
+        if all(fused.values()):  # the kernel writes every pixel, canvas included
+            out = torch.empty(shape, dtype=self.dtype, device=self.device)
+        else:
+            out = torch.full(shape, self.pad_value, dtype=self.dtype, device=self.device)
+        out = out.contiguous(memory_format=torch.channels_last)
+        geometry = np.zeros((len(frames), 5), np.float32)
+        for (size_wh, fmt), slots in groups.items():
+            fill = self._fill_fused if fused[(size_wh, fmt)] else self._fill
+            geometry[slots] = fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
         return out, LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
+
+    def warm_up(self) -> None:
+        """Compile the Triton kernel now (a tiny blank frame) instead of on the first batch."""
+        if self._kernel is not None:
+            blank = torch.zeros((24, 16), dtype=torch.uint8, device=self.device)
+            self([blank], "nv12")
+
+    def _fusable(self, frames: list[torch.Tensor], pixel_format: PixelFormat) -> bool:
+        """NV12 frames the kernel can read in place: on this device, rows of contiguous bytes."""
+        return (
+            self._kernel is not None
+            and pixel_format == "nv12"
+            and all(f.device == self.device and f.stride(1) == 1 for f in frames)
+        )
+
+    def _fill_fused(
+        self,
+        out: torch.Tensor,
+        frames: list[torch.Tensor],
+        slots: list[int],
+        size_wh: tuple[int, int],
+        pixel_format: PixelFormat,
+    ) -> list[float]:
+        assert self._kernel is not None and pixel_format == "nv12"
+        scale, new_wh, pad_xy = letterbox_params(size_wh, self.input_size_wh)
+        rows = [(f.data_ptr(), f.stride(0), slot) for f, slot in zip(frames, slots, strict=True)]
+        table = torch.tensor(rows, dtype=torch.int64, pin_memory=True)
+        self._kernel(
+            table.to(self.device, non_blocking=True),
+            out,
+            size_wh=size_wh,
+            new_wh=new_wh,
+            pad_xy=pad_xy,
+            pad_value=self.pad_value,
+        )
+        return [scale, pad_xy[0], pad_xy[1], size_wh[0], size_wh[1]]
 
     def _fill(
         self,
@@ -144,6 +209,18 @@ class DeviceLetterboxer:
                 chroma = _Taps((size_wh[0] // 2, size_wh[1] // 2), new_wh, self.device)
             self._taps[key] = (_Taps(size_wh, new_wh, self.device), chroma)
         return self._taps[key]
+
+
+def _nv12_kernel(device: torch.device) -> Nv12Kernel | None:
+    """The Triton NV12 letterbox when ``device`` is CUDA and Triton is installed, else None."""
+    if device.type != "cuda" or importlib.util.find_spec("triton") is None:
+        return None
+    try:
+        from visionflow.inference._nv12_kernel import nv12_letterbox
+    except Exception as exc:  # a Triton that does not load: the torch ops still work
+        logger.warning("Triton NV12 letterbox unavailable (%s); using torch ops", exc)
+        return None
+    return nv12_letterbox
 
 
 def _groups(
