@@ -56,7 +56,9 @@ def _both(frames: list[torch.Tensor], formats: list[str], dtype: torch.dtype) ->
     fused = DeviceLetterboxer((416, 416), CUDA, dtype, fused_nv12=True)
     plain = DeviceLetterboxer((416, 416), CUDA, dtype, fused_nv12=False)
     assert fused.fused_nv12 and not plain.fused_nv12
-    return fused(frames, formats), plain(frames, formats)
+    results = fused(frames, formats), plain(frames, formats)
+    assert fused.last_fused_frames == formats.count("nv12") and plain.last_fused_frames == 0
+    return results
 
 
 @pytest.mark.parametrize("name", ["vtest_1080p_h264.mp4", "vtest_1080p_hevc.mp4"])

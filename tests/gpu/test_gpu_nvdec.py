@@ -222,6 +222,9 @@ def test_detections_on_nvdec_frames_match_cpu_decoded_frames() -> None:
         if index % 10 == 0:
             rgb.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
     gpu = detector.detect(nv12, "nv12")
+    assert detector.letterbox.last_fused_frames == (
+        len(nv12) if detector.letterbox.fused_nv12 else 0
+    )
     cpu = detector.detect(rgb)
     per_frame = (
         np.bincount(gpu.frame_index, minlength=30),

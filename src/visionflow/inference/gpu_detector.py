@@ -98,7 +98,7 @@ class GpuDetector:
         self.backend = backend
         self.device = backend.device
         self.last_timings = StageTimings()
-        self._letterbox = DeviceLetterboxer(input_size_wh, backend.device, backend.dtype)
+        self.letterbox = DeviceLetterboxer(input_size_wh, backend.device, backend.dtype)
         self._post = DevicePostprocessor(self.layout, len(self.class_names), config, self.device)
         self._torch = require_torch()
         self._pinned: Any = None
@@ -180,7 +180,7 @@ class GpuDetector:
     def warm_up(self) -> None:
         """Capture every CUDA graph and compile the letterbox kernel now, not on first use."""
         self.backend.warm_up()
-        self._letterbox.warm_up()
+        self.letterbox.warm_up()
 
     def detect(
         self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"
@@ -206,7 +206,7 @@ class GpuDetector:
             self._record(events, 0)
             t0 = time.perf_counter()
             frames = self._on_device(images)
-            batch, geometry = self._letterbox(frames, pixel_format)
+            batch, geometry = self.letterbox(frames, pixel_format)
             self._record(events, 1)
             t1 = time.perf_counter()
             raw = self.backend.run_tensor(batch)

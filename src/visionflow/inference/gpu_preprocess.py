@@ -91,7 +91,10 @@ class DeviceLetterboxer:
         fused_nv12: bool | None = None,
     ) -> None:
         self.input_size_wh = input_size_wh
+        if device.type == "cuda" and device.index is None:  # frames say cuda:N, never cuda
+            device = torch.device("cuda", torch.cuda.current_device())
         self.device, self.dtype, self.pad_value = device, dtype, pad_value
+        self.last_fused_frames = 0  # frames of the last call letterboxed by the Triton kernel
         self._taps: dict[tuple[int, int, PixelFormat], tuple[_Taps, _Taps | None]] = {}
         self._kernel = _nv12_kernel(device) if fused_nv12 is not False else None
         if fused_nv12 and self._kernel is None:
@@ -131,6 +134,7 @@ class DeviceLetterboxer:
             out = torch.full(shape, self.pad_value, dtype=self.dtype, device=self.device)
         out = out.contiguous(memory_format=torch.channels_last)
         geometry = np.zeros((len(frames), 5), np.float32)
+        self.last_fused_frames = sum(len(groups[key]) for key, yes in fused.items() if yes)
         for (size_wh, fmt), slots in groups.items():
             fill = self._fill_fused if fused[(size_wh, fmt)] else self._fill
             geometry[slots] = fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
