@@ -25,7 +25,7 @@ _BLOCK_PIXELS = 1024
 
 
 @triton.jit
-def _taps(dst: Any, ratio: Any, src: Any) -> Any:
+def _taps(dst, ratio, src):  # type: ignore[no-untyped-def]
     """Left/right source index and right weight of output coordinate ``dst`` (cv2 linear)."""
     pos = (dst.to(tl.float32) + 0.5) * ratio - 0.5
     left_f = tl.floor(pos)
@@ -37,9 +37,7 @@ def _taps(dst: Any, ratio: Any, src: Any) -> Any:
 
 # Triton jit functions take their arguments by position (PLR0917).
 @triton.jit
-def _bilinear(  # noqa: PLR0917
-    plane: Any, pitch: Any, y0: Any, y1: Any, x0: Any, x1: Any, wx: Any, wy: Any, mask: Any
-) -> Any:
+def _bilinear(plane, pitch, y0, y1, x0, x1, wx, wy, mask):  # type: ignore[no-untyped-def]  # noqa: PLR0917
     p00 = tl.load(plane + y0 * pitch + x0, mask=mask, other=0).to(tl.float32)
     p01 = tl.load(plane + y0 * pitch + x1, mask=mask, other=0).to(tl.float32)
     p10 = tl.load(plane + y1 * pitch + x0, mask=mask, other=0).to(tl.float32)
@@ -50,20 +48,20 @@ def _bilinear(  # noqa: PLR0917
 
 
 @triton.jit(do_not_specialize=["src_w", "src_h", "new_w", "new_h", "pad_x", "pad_y"])
-def _nv12_letterbox(  # noqa: PLR0917
-    table: Any,  # int64 [n, 3]: frame address, row pitch in bytes, output slot
-    out: Any,  # [B, out_h, out_w, 3] (channels_last memory)
-    src_w: Any,
-    src_h: Any,
-    new_w: Any,
-    new_h: Any,
-    pad_x: Any,
-    pad_y: Any,
-    pad_value: Any,
+def _nv12_letterbox(  # type: ignore[no-untyped-def]  # noqa: PLR0917
+    table,  # int64 [n, 3]: frame address, row pitch in bytes, output slot
+    out,  # [B, out_h, out_w, 3] (channels_last memory)
+    src_w,
+    src_h,
+    new_w,
+    new_h,
+    pad_x,
+    pad_y,
+    pad_value,
     out_w: tl.constexpr,
     out_h: tl.constexpr,
     block: tl.constexpr,
-) -> None:
+):
     frame = tl.program_id(0)
     pixel = tl.program_id(1) * block + tl.arange(0, block)
     base = tl.load(table + frame * 3).to(tl.pointer_type(tl.uint8))
@@ -96,7 +94,7 @@ def _nv12_letterbox(  # noqa: PLR0917
 
 
 @triton.jit
-def _store_channel(dest: Any, value: Any, inside: Any, valid: Any, pad_value: Any) -> None:
+def _store_channel(dest, value, inside, valid, pad_value):  # type: ignore[no-untyped-def]
     scaled = tl.minimum(tl.maximum(value * (1.0 / 255.0), 0.0), 1.0)
     tl.store(dest, tl.where(inside, scaled, pad_value).to(dest.dtype.element_ty), mask=valid)
 
