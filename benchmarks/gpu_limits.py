@@ -153,27 +153,32 @@ def bench_pre_post(clip: Path, repeats: int, iters: int) -> list[dict[str, Any]]
 
     from visionflow.decode.nvdec import NvdecDecoder
     from visionflow.inference.gpu_detector import GpuDetector
+    from visionflow.inference.gpu_postprocess import DevicePostprocessor
 
     det = GpuDetector.from_darknet(
         MODELS / "yolov3-tiny.cfg", MODELS / "yolov3-tiny.weights", MODELS / "coco.names"
     )
+    classes = len(det.class_names)
+    finishers = {  # NMS always on the device / always on the host, whatever the candidates
+        "device": DevicePostprocessor(det.layout, classes, det.config, det.device, 0),
+        "host": DevicePostprocessor(det.layout, classes, det.config, det.device, 1 << 30),
+    }
     frames = [f.nv12 for f, _ in zip(NvdecDecoder(clip).frames(), range(64), strict=False)]
     rows = []
     with torch.inference_mode():
         for batch in BATCHES:
             chunk = frames[:batch]
             pre_ms = [
-                _cuda_time_ms(lambda c=chunk: det._letterbox(c, "nv12"), iters)
+                _cuda_time_ms(lambda c=chunk: det.letterbox(c, "nv12"), iters)
                 for _ in range(repeats)
             ]
-            x, geometry = det._letterbox(chunk, "nv12")
+            x, geometry = det.letterbox(chunk, "nv12")
             raw = det.backend.run_tensor(x).clone()
-            post_ms = []
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                for _ in range(iters):
-                    det._post(raw, geometry)
-                post_ms.append((time.perf_counter() - t0) / iters * 1e3)
+            post_ms = _wall_ms(det._post, (raw, geometry), repeats, iters)
+            nms_ms = {
+                where: _wall_ms(post, (raw, geometry), repeats, iters)
+                for where, post in finishers.items()
+            }
             end_ms = []
             for _ in range(repeats):
                 t0 = time.perf_counter()
@@ -183,18 +188,36 @@ def bench_pre_post(clip: Path, repeats: int, iters: int) -> list[dict[str, Any]]
             row = {
                 "batch": batch,
                 "preprocess_ms": spread(pre_ms),
+                "letterbox": "triton" if det.letterbox.fused_nv12 else "torch",
+                "candidates": len(det._post._candidates(raw)[2]),
                 "postprocess_ms_wall": spread(post_ms),
+                "postprocess_nms_on_device_ms_wall": spread(nms_ms["device"]),
+                "postprocess_nms_on_host_ms_wall": spread(nms_ms["host"]),
                 "detect_ms_wall": spread(end_ms),
                 "detect_frames_per_s": batch / spread(end_ms)["median"] * 1e3,
             }
             print(
                 f"pre/post batch={batch:2d} pre={row['preprocess_ms']['median']:.3f}ms "
                 f"post={row['postprocess_ms_wall']['median']:.3f}ms "
+                f"(nms device {row['postprocess_nms_on_device_ms_wall']['median']:.3f} "
+                f"host {row['postprocess_nms_on_host_ms_wall']['median']:.3f}, "
+                f"{row['candidates']} candidates) "
                 f"detect={row['detect_ms_wall']['median']:.3f}ms "
                 f"({row['detect_frames_per_s']:.0f} fps)"
             )
             rows.append(row)
     return rows
+
+
+def _wall_ms(run: Any, args: tuple[Any, ...], repeats: int, iters: int) -> list[float]:
+    """Wall ms per ``run(*args)`` (which ends with a device->host copy), one per repeat."""
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(iters):
+            run(*args)
+        times.append((time.perf_counter() - t0) / iters * 1e3)
+    return times
 
 
 def main() -> None:
