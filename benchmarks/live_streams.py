@@ -11,8 +11,11 @@ inference) p50/p99 over the window; ``rounds`` repeats with a fresh pipeline
 give the spread.
 
 ``--diagnose`` adds what explains drops: the run's drops and output per 0.25 s
-of the window, the garbage collector's pauses, and every source ``poll`` that
-held its ingest thread for over 3 ms (when, which stream, how long).
+of the window, the garbage collector's pauses, every source ``poll`` that
+held its ingest thread for over 3 ms (when, which stream, how long), every
+NVDEC restart (open or loop of a stream) and every GPU batch whose wall time
+or a stage of which took over 20 ms (when, the stage times), to tell whether
+the slow batches follow restarts, slow polls or collections.
 
 Usage (on a quiet machine)::
 
@@ -40,6 +43,7 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER = REPO / "tests" / "integration" / "live" / "live_rtsp_server.py"
+_STAGES = ("preprocess_s", "inference_s", "postprocess_s")
 sys.path.insert(0, str(Path(__file__).parent))
 
 from cpu_e2e import git_info, machine_info  # noqa: E402
@@ -246,6 +250,7 @@ class Diagnosis:
 
     STEP_S = 0.25
     SLOW_POLL_S = 0.003
+    SLOW_BATCH_S = 0.020
 
     def __init__(self) -> None:
         self.t0 = time.monotonic()
@@ -253,15 +258,45 @@ class Diagnosis:
         self.gc_pauses_ms: dict[int, list[float]] = {0: [], 1: [], 2: []}
         self.slow_polls: list[dict[str, Any]] = []
         self.full_collections: list[dict[str, float]] = []
+        self.restarts: list[float] = []
+        self.slow_batches: list[dict[str, float]] = []
         self._gc_start = 0.0
         self._patched: Any = None
 
+    def now_s(self) -> float:
+        return round(time.monotonic() - self.t0, 3)
+
     def __enter__(self) -> Diagnosis:
+        from visionflow.inference.gpu_detector import GpuDetector
         from visionflow.sources.gpu_file import GpuFileSource
 
         gc.callbacks.append(self._on_gc)
         original = self._patched = GpuFileSource.poll
+        self._originals = (GpuFileSource._restart, GpuDetector.detect)
+        restart, detect = self._originals
         slow = self.slow_polls
+
+        def logged_restart(source: Any, first_pictures: Any) -> None:
+            self.restarts.append(self.now_s())
+            restart(source, first_pictures)
+
+        def timed_detect(detector: Any, *args: Any, **kwargs: Any) -> Any:
+            t = time.perf_counter()
+            found = detect(detector, *args, **kwargs)
+            wall = time.perf_counter() - t
+            stages = detector.last_timings
+            if max(wall, stages.preprocess_s, stages.inference_s, stages.postprocess_s) > (
+                self.SLOW_BATCH_S
+            ):
+                ms = {k: round(getattr(stages, k) * 1e3, 2) for k in _STAGES}
+                batch = len(args[0]) if args else 0
+                self.slow_batches.append(
+                    {"t_s": self.now_s(), "wall_ms": round(wall * 1e3, 2), "batch": batch, **ms}
+                )
+            return found
+
+        GpuFileSource._restart = logged_restart  # type: ignore[method-assign]
+        GpuDetector.detect = timed_detect  # type: ignore[method-assign]
 
         def timed_poll(source: Any) -> Any:
             t = time.perf_counter()
@@ -277,10 +312,12 @@ class Diagnosis:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        from visionflow.inference.gpu_detector import GpuDetector
         from visionflow.sources.gpu_file import GpuFileSource
 
         gc.callbacks.remove(self._on_gc)
         GpuFileSource.poll = self._patched  # type: ignore[method-assign]
+        GpuFileSource._restart, GpuDetector.detect = self._originals  # type: ignore[method-assign]
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
@@ -321,6 +358,26 @@ class Diagnosis:
             },
             "full_collections": self.full_collections,
             "slow_polls": self.slow_polls,
+            "restarts_t_s": self.restarts,
+            "slow_batches": self.slow_batches,
+            "slow_batches_after": self._coincidences(),
+        }
+
+    def _coincidences(self, window_s: float = 0.05) -> dict[str, int]:
+        """Slow batches with a restart / slow poll / full collection while they ran
+        or in the 50 ms before they started."""
+
+        def near(times: list[float], batch: dict[str, float]) -> bool:
+            start = batch["t_s"] - batch["wall_ms"] / 1e3 - window_s
+            return any(start <= x <= batch["t_s"] for x in times)
+
+        polls = [p["t_s"] for p in self.slow_polls]
+        collections = [c["t_s"] for c in self.full_collections]
+        return {
+            "slow_batches": len(self.slow_batches),
+            "a_restart": sum(near(self.restarts, b) for b in self.slow_batches),
+            "a_slow_poll": sum(near(polls, b) for b in self.slow_batches),
+            "a_full_collection": sum(near(collections, b) for b in self.slow_batches),
         }
 
 
