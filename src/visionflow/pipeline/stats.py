@@ -97,6 +97,12 @@ class LatencyStats:
                 ring = self._rings[stage] = SampleWindow(self._window)
             ring.extend(seconds, count)
 
+    def reset(self) -> None:
+        """Forget every sample: percentiles from now on describe what follows (e.g.
+        steady state, once a warm-up is over)."""
+        with self._lock:
+            self._rings.clear()
+
     def summary(self) -> list[StageSummary]:
         """Percentiles for every stage that has samples, in pipeline order."""
         with self._lock:

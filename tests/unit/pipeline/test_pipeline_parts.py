@@ -72,6 +72,17 @@ def test_latency_stats_keep_only_the_latest_window(batch: int) -> None:
     assert inference.max_ms == pytest.approx(1.0)
 
 
+def test_latency_stats_reset_keeps_only_what_follows() -> None:
+    stats = LatencyStats()
+    stats.add_many("preprocess", 0.500, 5)  # a slow start-up
+    stats.reset()
+    assert stats.summary() == []
+    stats.add_many("preprocess", 0.002, 3)
+    (preprocess,) = stats.summary()
+    assert preprocess.samples == 3
+    assert preprocess.max_ms == pytest.approx(2.0)
+
+
 def test_queue_worker_runs_items_in_order_and_keeps_the_first_error() -> None:
     seen: list[int] = []
 
