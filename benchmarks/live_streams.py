@@ -155,6 +155,20 @@ def _git() -> dict[str, Any]:
     return git_info()
 
 
+def python_loop_ms(repeats: int = 5) -> dict[str, float]:
+    """One thread's speed at pure Python, to compare machines: ms per million
+    loop iterations (median, min, max of ``repeats``). The lent H200 machines
+    differ 2-4x in what the pipeline's Python threads get done."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        times.append((time.perf_counter() - t) * 1e3)
+    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
+
+
 def snapshot(pipeline: Any) -> dict[str, dict[str, float]]:
     out = {}
     for sid in list(pipeline.streams):
@@ -415,6 +429,7 @@ def main() -> None:
         sys.setswitchinterval(args.switch_interval_ms / 1e3)
     work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
     load_before = os.getloadavg()
+    python_speed = python_loop_ms()
     if args.realtime_file:
         rounds = [one_round(args, 0, work) for _ in range(args.rounds)]
     else:
@@ -439,6 +454,7 @@ def main() -> None:
         "versions": versions(),
         "git": _git(),
         "load_avg_before": load_before,
+        "python_loop_ms_before": python_speed,
         "rounds": rounds,
         "summary": {
             "total_fps_out_median": statistics.median(r["total_fps_out"] for r in rounds),
