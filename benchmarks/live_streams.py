@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import gc
+import gzip
 import json
 import os
 import shutil
@@ -409,7 +410,9 @@ def main() -> None:
     parser.add_argument("--measure-s", type=float, default=30.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--assets", default=os.environ.get("VISIONFLOW_ASSETS", "data"))
-    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="results JSON; gzipped when it ends in .gz"
+    )
     parser.add_argument(
         "--realtime-file",
         type=Path,
@@ -471,7 +474,10 @@ def main() -> None:
     text = json.dumps(report, indent=2, default=str)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
+        if args.out.suffix == ".gz":  # --diagnose results run to hundreds of kB
+            args.out.write_bytes(gzip.compress((text + "\n").encode(), mtime=0))
+        else:
+            args.out.write_text(text + "\n")
     print(json.dumps(report["summary"], indent=2))
 
 
