@@ -127,12 +127,14 @@ class DeviceLetterboxer:
         fused = {
             key: self._fusable([frames[s] for s in slots], key[1]) for key, slots in groups.items()
         }
-        shape = (len(frames), 3, height, width)
-        if all(fused.values()):  # the kernel writes every pixel, canvas included
-            out = torch.empty(shape, dtype=self.dtype, device=self.device)
-        else:
-            out = torch.full(shape, self.pad_value, dtype=self.dtype, device=self.device)
-        out = out.contiguous(memory_format=torch.channels_last)
+        out = torch.empty(
+            (len(frames), 3, height, width),
+            dtype=self.dtype,
+            device=self.device,
+            memory_format=torch.channels_last,
+        )
+        if not all(fused.values()):  # the kernel writes every pixel, canvas included
+            out.fill_(self.pad_value)
         geometry = np.zeros((len(frames), 5), np.float32)
         self.last_fused_frames = sum(len(groups[key]) for key, yes in fused.items() if yes)
         for (size_wh, fmt), slots in groups.items():
