@@ -143,6 +143,7 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
                 "stats_log_interval_s": 0,
                 "live_queue_frames": args.live_queue_frames,
                 "nvdec_mode": args.nvdec_mode,
+                "gil_switch_interval_ms": args.switch_interval_ms or "auto",
             },
         }
     )
@@ -425,11 +426,12 @@ def main() -> None:
     )
     parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
     parser.add_argument(
-        "--switch-interval-ms", type=float, default=0.0, help="sys.setswitchinterval; 0 = keep"
+        "--switch-interval-ms",
+        type=float,
+        default=0.0,
+        help="runtime.gil_switch_interval_ms; 0 = auto (1 ms on the GPU, else unchanged)",
     )
     args = parser.parse_args()
-    if args.switch_interval_ms > 0:
-        sys.setswitchinterval(args.switch_interval_ms / 1e3)
     work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
     load_before = os.getloadavg()
     python_speed = python_loop_ms()
