@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +19,9 @@ from rich.markup import escape
 
 from visionflow.config import PipelineConfig, check_files, load_config
 from visionflow.errors import ConfigError, VisionflowError
+
+if TYPE_CHECKING:
+    from visionflow.pipeline import RunSummary
 
 app = typer.Typer(
     name="visionflow",
@@ -88,13 +91,26 @@ def run(
     output: OutputOpt = None,
     no_video: NoVideoOpt = False,
     quiet: QuietOpt = False,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Processes sharing the streams (runtime.processes): each its own GIL.",
+        ),
+    ] = None,
 ) -> None:
     """Run a pipeline config to the end of its sources (Ctrl-C stops cleanly)."""
     cfg = _load(config)
     problems = check_files(cfg)
     if problems:
         _fail(f"{config}: {len(problems)} problem(s)\n  " + "\n  ".join(problems))
-    _execute(_override(cfg, output, no_video), quiet=quiet)
+    cfg = _override(cfg, output, no_video)
+    if processes is not None:
+        cfg = cfg.model_copy(
+            update={"runtime": cfg.runtime.model_copy(update={"processes": processes})}
+        )
+    _execute(cfg, quiet=quiet)
 
 
 @app.command()
@@ -171,12 +187,15 @@ def _execute(cfg: PipelineConfig, *, quiet: bool) -> None:
     from visionflow.cli.render import summary_tables
     from visionflow.pipeline import Pipeline
 
-    pipeline = Pipeline(cfg)
-    try:
-        with _graceful_signals(pipeline):
-            summary = run_with_progress(pipeline, console, quiet=quiet)
-    except VisionflowError as exc:
-        _fail(str(exc))
+    if cfg.runtime.processes > 1 and len(cfg.sources) > 1:
+        summary = _run_sharded(cfg, quiet=quiet)
+    else:
+        pipeline = Pipeline(cfg)
+        try:
+            with _graceful_signals(pipeline):
+                summary = run_with_progress(pipeline, console, quiet=quiet)
+        except VisionflowError as exc:
+            _fail(str(exc))
     for table in summary_tables(summary):
         console.print(table)
     console.print(f"outputs in [bold]{cfg.output.dir}[/bold] ({summary.events_written} events)")
@@ -187,6 +206,21 @@ def _execute(cfg: PipelineConfig, *, quiet: bool) -> None:
         _fail(f"{len(summary.failed_streams)} stream(s) failed: {names}")
     if summary.interrupted:
         raise typer.Exit(130)
+
+
+def _run_sharded(cfg: PipelineConfig, *, quiet: bool) -> RunSummary:
+    """The streams shared by ``runtime.processes`` processes (no live progress bar)."""
+    from visionflow.pipeline import ShardedRun
+
+    sharded = ShardedRun(cfg)
+    if not quiet:
+        sizes = ", ".join(str(len(s.sources)) for s in sharded.shards)
+        console.print(
+            f"{len(cfg.sources)} streams in {len(sharded.shards)} processes ({sizes}); "
+            f"outputs in {escape(str(cfg.output.dir))}/shard-<i>/"
+        )
+    with _graceful_signals(sharded):
+        return sharded.run()
 
 
 @contextmanager

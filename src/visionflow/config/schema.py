@@ -171,6 +171,7 @@ class RuntimeConfig(_Model):
     gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
     nvdec_mode: Literal["auto", "packet", "threaded"] = "auto"
     freeze_gc: bool = True
+    processes: Annotated[int, Field(ge=1, le=64)] = 1
 
     def nvdec_threaded(self, source: SourceConfig, streams: int) -> bool:
         """Whether ``source`` decodes on PyNvVideoCodec's native thread (``nvdec_mode``).

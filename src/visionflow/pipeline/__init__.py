@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from visionflow.pipeline.runtime import Pipeline, PipelineState, RunSummary, StreamStatus
+from visionflow.pipeline.shards import ShardedRun, merge_summaries, shard_configs
 from visionflow.pipeline.stats import LatencyStats, StageSummary
 
 __all__ = [
@@ -10,6 +11,9 @@ __all__ = [
     "Pipeline",
     "PipelineState",
     "RunSummary",
+    "ShardedRun",
     "StageSummary",
     "StreamStatus",
+    "merge_summaries",
+    "shard_configs",
 ]

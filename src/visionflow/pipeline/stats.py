@@ -60,6 +60,16 @@ class SampleWindow:
         """Record one sample."""
         self.extend(value, 1)
 
+    def extend_values(self, values: npt.NDArray[np.float64]) -> None:
+        """Record ``values`` in order (the ring keeps the last ``capacity`` of all)."""
+        cap = self.values.size
+        kept = values[-cap:]
+        pos = (self.count + len(values) - len(kept)) % cap
+        first = min(len(kept), cap - pos)
+        self.values[pos : pos + first] = kept[:first]
+        self.values[: len(kept) - first] = kept[first:]
+        self.count += len(values)
+
     def snapshot(self) -> npt.NDArray[np.float64]:
         """The samples held, in no particular order (a copy)."""
         return self.values[: min(self.count, self.values.size)].copy()
@@ -96,6 +106,34 @@ class LatencyStats:
             if ring is None:
                 ring = self._rings[stage] = SampleWindow(self._window)
             ring.extend(seconds, count)
+
+    def absorb(self, other: LatencyStats) -> None:
+        """Add ``other``'s samples (another process's run) to these, per stage."""
+        for stage, samples in other.samples().items():
+            self._extend(stage, samples)
+
+    def _extend(self, stage: str, samples: npt.NDArray[np.float64]) -> None:
+        with self._lock:
+            ring = self._rings.get(stage)
+            if ring is None:
+                ring = self._rings[stage] = SampleWindow(self._window)
+            ring.extend_values(samples)
+
+    def samples(self) -> dict[str, npt.NDArray[np.float64]]:
+        """The samples held per stage, in seconds (copies)."""
+        with self._lock:
+            return {k: r.snapshot() for k, r in self._rings.items() if r.count}
+
+    def __getstate__(self) -> dict[str, object]:
+        """Pickle the samples, not the lock (a shard's summary crosses processes)."""
+        return {"window": self._window, "samples": self.samples()}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        window, samples = state["window"], state["samples"]
+        assert isinstance(window, int) and isinstance(samples, dict)
+        self._window, self._rings, self._lock = window, {}, threading.Lock()
+        for stage, values in samples.items():
+            self._extend(stage, values)
 
     def reset(self) -> None:
         """Forget every sample: percentiles from now on describe what follows (e.g.
