@@ -93,9 +93,7 @@ def _summary(streams: list[str], frames: int, preprocess_s: float, **extra: obje
 
 
 def test_summaries_add_up_and_pool_their_latencies() -> None:
-    first = _summary(
-        ["cam0"], 30, 0.002, events_written=5, gpu_memory=GpuMemory(1000.0, 300.0, 1)
-    )
+    first = _summary(["cam0"], 30, 0.002, events_written=5, gpu_memory=GpuMemory(1000.0, 300.0, 1))
     second = _summary(
         ["cam1", "cam3"], 10, 0.010, error="boom", gpu_memory=GpuMemory(1500.0, 300.0, 2)
     )
