@@ -65,18 +65,22 @@ def config(args: argparse.Namespace, streams: int, out: Path) -> Any:
             },
             "events": {"counts_interval_s": 1.0},
             "output": {"dir": str(out), "video": False},
-            "runtime": {"stats_log_interval_s": 0, "nvdec_mode": args.nvdec_mode},
+            "runtime": {
+                "stats_log_interval_s": 0,
+                "nvdec_mode": args.nvdec_mode,
+                "processes": args.processes,
+            },
         }
     )
 
 
 def one_run(args: argparse.Namespace, streams: int) -> dict[str, Any]:
-    from visionflow.pipeline import Pipeline
+    from visionflow.pipeline import Pipeline, ShardedRun
 
     with tempfile.TemporaryDirectory() as work:
         cfg = config(args, streams, Path(work))
         began = time.perf_counter()
-        summary = Pipeline(cfg).run()
+        summary = ShardedRun(cfg).run() if args.processes > 1 else Pipeline(cfg).run()
         total_s = time.perf_counter() - began
     stages = {s.stage: {"p50": s.p50_ms, "p99": s.p99_ms} for s in summary.stats.summary()}
     return {
@@ -105,6 +109,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--assets", default="data")
     parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="runtime.processes: processes sharing the streams"
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     runs = []

@@ -431,7 +431,17 @@ def main() -> None:
         default=0.0,
         help="runtime.gil_switch_interval_ms; 0 = auto (1 ms on the GPU, else unchanged)",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run the streams as K processes of this benchmark side by side (as runtime.processes"
+        " shares them), each a pipeline on its share; the report adds them up",
+    )
     args = parser.parse_args()
+    if args.processes > 1:
+        run_processes(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="visionflow-live-"))
     load_before = os.getloadavg()
     python_speed = python_loop_ms()
@@ -480,6 +490,63 @@ def main() -> None:
             args.out.write_bytes(gzip.compress((text + "\n").encode(), mtime=0))
         else:
             args.out.write_text(text + "\n")
+    print(json.dumps(report["summary"], indent=2))
+
+
+def run_processes(args: argparse.Namespace) -> None:
+    """``--processes K``: K children of this script on round-robin shares of the streams,
+    started together; one report with the totals and every child's own round.
+
+    The pipeline's snapshots (warm-up, window) need the Pipeline object, so each
+    child is this benchmark on its share, not :class:`visionflow.pipeline.ShardedRun`;
+    the topology is the same: K processes, each a whole pipeline.
+    """
+    k = min(args.processes, args.streams)
+    shares = [args.streams // k + (i < args.streams % k) for i in range(k)]
+    work = Path(tempfile.mkdtemp(prefix="visionflow-live-procs-"))
+    base = list(sys.argv[1:])
+    children = []
+    for i, share in enumerate(shares):
+        out = work / f"process{i}.json"
+        argv = [*base, "--processes", "1", "--streams", str(share), "--out", str(out)]
+        children.append((out, subprocess.Popen([sys.executable, __file__, *argv])))
+    for _, child in children:
+        child.wait()
+    parts = [json.loads(out.read_text()) for out, _ in children]
+    rounds = [p["rounds"][0] for p in parts]
+    streams = {f"p{i}/{sid}": s for i, r in enumerate(rounds) for sid, s in r["streams"].items()}
+    total = {
+        "streams": streams,
+        "processes": k,
+        "all_streaming_after_s": [r["all_streaming_after_s"] for r in rounds],
+        "total_fps_out": sum(r["total_fps_out"] for r in rounds),
+        "min_stream_fps_out": min(r["min_stream_fps_out"] for r in rounds),
+        "median_stream_fps_out": statistics.median(s["fps_out"] for s in streams.values()),
+        "total_dropped": sum(r["total_dropped"] for r in rounds),
+        "process_cpu_s": sum(r["process_cpu_s"] for r in rounds),
+        "stage_latency_ms_per_process": [r["stage_latency_ms"] for r in rounds],
+        "stage_latency_ms": {  # the worst process's percentiles (samples are not pooled)
+            stage: {q: max(r["stage_latency_ms"][stage][q] for r in rounds) for q in ("p50", "p99")}
+            for stage in rounds[0]["stage_latency_ms"]
+        },
+    }
+    report = {
+        **{k_: parts[0][k_] for k_ in ("benchmark", "machine", "versions", "git")},
+        "what": f"{args.streams} live streams in {k} processes of {shares} streams",
+        "settings": {k_: v for k_, v in vars(args).items() if k_ != "out"},
+        "python_loop_ms_before": [p["python_loop_ms_before"] for p in parts],
+        "rounds": [total],
+        "summary": {
+            "total_fps_out": total["total_fps_out"],
+            "min_stream_fps_out": total["min_stream_fps_out"],
+            "dropped": total["total_dropped"],
+            "worst_end_to_end_ms": total["stage_latency_ms"].get("end_to_end"),
+        },
+    }
+    text = json.dumps(report, indent=2, default=str)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
     print(json.dumps(report["summary"], indent=2))
 
 
