@@ -6,6 +6,7 @@ import importlib.util
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -58,13 +59,28 @@ def onnx_cache_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
-def short_clip(sample_mp4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The first 40 frames of the sample, re-encoded, index first (fast end-to-end runs)."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("ffmpeg is missing: run `make test` (installs it)")
-    out = tmp_path_factory.mktemp("clips") / "short.mp4"
-    cmd = [ffmpeg, "-v", "error", "-i", str(sample_mp4), "-frames:v", "40"]
-    codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
-    subprocess.run([*cmd, *codec, str(out)], check=True)
-    return out
+def first_frames_clip(
+    sample_mp4: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[int], Path]:
+    """``clip(n)``: the first ``n`` frames of the sample, re-encoded, index first (once per n)."""
+    made: dict[int, Path] = {}
+
+    def clip(frames: int) -> Path:
+        if frames not in made:
+            ffmpeg = shutil.which("ffmpeg")
+            if ffmpeg is None:
+                pytest.fail("ffmpeg is missing: run `make test` (installs it)")
+            out = tmp_path_factory.mktemp("clips") / f"first{frames}.mp4"
+            cmd = [ffmpeg, "-v", "error", "-i", str(sample_mp4), "-frames:v", str(frames)]
+            codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
+            subprocess.run([*cmd, *codec, str(out)], check=True)
+            made[frames] = out
+        return made[frames]
+
+    return clip
+
+
+@pytest.fixture(scope="session")
+def short_clip(first_frames_clip: Callable[[int], Path]) -> Path:
+    """The first 40 frames of the sample (fast end-to-end runs)."""
+    return first_frames_clip(40)

@@ -4,11 +4,11 @@ one process counts, each process writes its own outputs, and a signal stops them
 from __future__ import annotations
 
 import json
-import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,16 +23,9 @@ FRAMES = 240
 
 
 @pytest.fixture(scope="module")
-def clip_240(sample_mp4: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def clip_240(first_frames_clip: Callable[[int], Path]) -> Path:
     """The first 240 frames of the sample (people cross the walkway line in them)."""
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("ffmpeg is missing: run `make test` (installs it)")
-    out = tmp_path_factory.mktemp("clips") / "first240.mp4"
-    cmd = [ffmpeg, "-v", "error", "-i", str(sample_mp4), "-frames:v", str(FRAMES)]
-    codec = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-movflags", "+faststart"]
-    subprocess.run([*cmd, *codec, str(out)], check=True)
-    return out
+    return first_frames_clip(FRAMES)
 
 
 def test_two_processes_count_what_one_process_counts(
