@@ -97,3 +97,21 @@ def test_cli_processes_option_and_signal_stop_every_process(
 
 def _has_lines(path: Path, n: int) -> bool:
     return path.exists() and len(path.read_text().splitlines()) >= n
+
+
+def test_a_failing_process_is_reported_while_the_others_finish(
+    make_config, short_clip: Path, tmp_path: Path
+) -> None:
+    config = make_config([("cam0", short_clip), ("cam1", short_clip)])
+    config["output"]["video"] = False
+    config["runtime"] = {"processes": 2}
+    blocker = tmp_path / "out" / "shard-1"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("a file where shard 1's output folder should go")
+    summary = ShardedRun(validate_mapping(config)).run()
+    assert summary.error is not None and summary.error.startswith("shard 1: ")
+    assert "shard-1" in summary.error
+    assert [s.stream_id for s in summary.streams] == ["cam0"]
+    assert summary.frames == 40
+    events = read_events(tmp_path / "out" / "shard-0" / "events.jsonl")
+    assert events[-1]["type"] == "stream_state" and events[-1]["state"] == "finished"

@@ -17,6 +17,7 @@ one :class:`RunSummary`; a shard that fails or dies is reported in its
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -140,21 +141,31 @@ class ShardedRun:
                 os.kill(process.pid, signal.SIGTERM)
 
     def _collect(self, reports: Any) -> dict[int, RunSummary]:
+        """Every shard's summary; a shard that ended without one is reported as failed.
+
+        A report is in the queue before its process exits (the queue is flushed
+        at exit), so once every process has ended, one last drain finds them all.
+        """
         collected: dict[int, RunSummary] = {}
         while len(collected) < len(self._processes):
             try:
-                report: _Report = reports.get(timeout=_POLL_S)
+                self._take(reports.get(timeout=_POLL_S), collected)
             except queue.Empty:
-                for index, process in enumerate(self._processes):
-                    if index not in collected and not process.is_alive():
-                        collected[index] = _failed(f"exited with code {process.exitcode}")
-                        log.error("shard %d exited with code %s", index, process.exitcode)
-                continue
-            if report.summary is not None:
-                collected[report.index] = report.summary
-            else:
-                collected[report.index] = _failed(report.error or "failed")
+                if not any(p.is_alive() for p in self._processes):
+                    break
+        with contextlib.suppress(queue.Empty):
+            while len(collected) < len(self._processes):
+                self._take(reports.get(timeout=_POLL_S), collected)
+        for index, process in enumerate(self._processes):
+            if index not in collected:
+                log.error("shard %d exited with code %s", index, process.exitcode)
+                collected[index] = _failed(f"exited with code {process.exitcode} before reporting")
         return collected
+
+    @staticmethod
+    def _take(report: _Report, collected: dict[int, RunSummary]) -> None:
+        summary = report.summary
+        collected[report.index] = summary if summary is not None else _failed(report.error or "")
 
 
 def _failed(error: str) -> RunSummary:
