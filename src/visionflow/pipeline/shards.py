@@ -23,7 +23,8 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,19 +117,23 @@ class ShardedRun:
         self.shards = shard_configs(config)
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = []
+        self._stopping = False
 
     def run(self) -> RunSummary:
         """Start every shard, wait for all of them and add their summaries up."""
         reports: Any = self._context.Queue()
         level = logging.getLogger().getEffectiveLevel()
-        for index, shard in enumerate(self.shards):
-            process = self._context.Process(
-                target=_shard_main,
-                args=(shard, index, reports, level),
-                name=f"visionflow-shard-{index}",
-            )
-            process.start()
-            self._processes.append(process)
+        with _children_ignore_ctrl_c():
+            for index, shard in enumerate(self.shards):
+                process = self._context.Process(
+                    target=_shard_main,
+                    args=(shard, index, reports, level),
+                    name=f"visionflow-shard-{index}",
+                )
+                process.start()
+                self._processes.append(process)
+        if self._stopping:  # stopped while the processes were starting
+            self.stop()
         collected = self._collect(reports)
         for process in self._processes:
             process.join()
@@ -136,6 +141,7 @@ class ShardedRun:
 
     def stop(self) -> None:
         """Ask every shard to stop cleanly (SIGTERM; each finalises its outputs)."""
+        self._stopping = True
         for process in self._processes:
             if process.is_alive() and process.pid is not None:
                 os.kill(process.pid, signal.SIGTERM)
@@ -172,8 +178,26 @@ def _failed(error: str) -> RunSummary:
     return RunSummary(streams=[], wall_s=0.0, frames=0, stats=LatencyStats(), error=error)
 
 
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Processes started inside start with SIGINT ignored (kept across exec) until their own
+    handler is in place: a Ctrl-C while one imports must not end it with a traceback. The
+    parent's own handler asks them to stop instead (SIGTERM)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _shard_main(config: PipelineConfig, index: int, reports: Any, log_level: int) -> None:
     """A shard's process: run its pipeline, stop on SIGINT/SIGTERM, report the summary."""
+    asked: list[int] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):  # until the pipeline exists: remember
+        signal.signal(sig, lambda signum, _frame: asked.append(signum))
     from visionflow.pipeline.runtime import Pipeline
 
     logging.basicConfig(level=log_level, format=f"[shard {index}] %(levelname)s %(message)s")
@@ -181,6 +205,8 @@ def _shard_main(config: PipelineConfig, index: int, reports: Any, log_level: int
         pipeline = Pipeline(config)
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: pipeline.stop())
+        if asked:
+            pipeline.stop()
         summary = pipeline.run()
     except Exception as exc:  # the parent reports it with the other shards' results
         log.exception("shard %d failed", index)
