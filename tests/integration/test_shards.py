@@ -17,6 +17,7 @@ from e2e_helpers import read_events, write_yaml
 from visionflow.config import validate_mapping
 from visionflow.events import parse_event
 from visionflow.pipeline import Pipeline, ShardedRun
+from visionflow.pipeline.shards import ShardProgress
 
 CLI = [sys.executable, "-m", "visionflow"]
 FRAMES = 240
@@ -36,7 +37,8 @@ def test_two_processes_count_what_one_process_counts(
     two = make_config(sources, output={"dir": str(tmp_path / "two"), "video": False})
     two["runtime"] = {"processes": 2}
     alone = Pipeline(validate_mapping(one)).run()
-    shared = ShardedRun(validate_mapping(two)).run()
+    progress: list[list[ShardProgress]] = []
+    shared = ShardedRun(validate_mapping(two), on_progress=progress.append).run()
 
     assert shared.error is None and alone.error is None
     assert shared.frames == alone.frames == 3 * FRAMES
@@ -58,6 +60,13 @@ def test_two_processes_count_what_one_process_counts(
         len(read_events(tmp_path / "two" / f"shard-{i}" / "events.jsonl")) for i in (0, 1)
     )
     assert shared.stats.summary()  # the processes' latencies were pooled
+    # each process reported its progress while running: frames only grow, within the files'
+    assert progress, "no progress arrived in a run of several seconds"
+    for index in (0, 1):
+        frames = [p.frames for seen in progress for p in seen if p.index == index]
+        assert frames == sorted(frames) and frames[-1] <= (2 - index) * FRAMES
+    last = {p.index: p for p in progress[-1]}
+    assert all(p.expected_frames == len(two_sources(p.index)) * FRAMES for p in last.values())
 
 
 def test_cli_processes_option_and_signal_stop_every_process(
@@ -93,6 +102,11 @@ def test_cli_processes_option_and_signal_stop_every_process(
         assert {e["stream_id"] for e in events} == {stream}
         assert events[-1]["type"] == "stream_state" and events[-1]["state"] == "stopped"
     assert "cam0" in stdout and "cam1" in stdout  # the merged summary lists both streams
+
+
+def two_sources(index: int) -> list[str]:
+    """The streams of process ``index`` when a, b, c are shared by two processes."""
+    return [["a", "c"], ["b"]][index]
 
 
 def _has_lines(path: Path, n: int) -> bool:

@@ -210,6 +210,7 @@ def _execute(cfg: PipelineConfig, *, quiet: bool) -> None:
 
 def _run_sharded(cfg: PipelineConfig, *, quiet: bool) -> RunSummary:
     """The streams shared by ``runtime.processes`` processes (no live progress bar)."""
+    from visionflow.cli.progress import run_sharded_with_progress
     from visionflow.pipeline import ShardedRun
 
     sharded = ShardedRun(cfg)
@@ -220,7 +221,7 @@ def _run_sharded(cfg: PipelineConfig, *, quiet: bool) -> RunSummary:
             f"outputs in {escape(str(cfg.output.dir))}/shard-<i>/"
         )
     with _graceful_signals(sharded):
-        return sharded.run()
+        return run_sharded_with_progress(sharded, console, quiet=quiet)
 
 
 @contextmanager

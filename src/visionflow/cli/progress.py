@@ -1,6 +1,8 @@
-"""A rich progress display that polls a running pipeline."""
+"""A rich progress display that polls a running pipeline (or follows a sharded run)."""
 
 from __future__ import annotations
+
+import time
 
 from rich.console import Console
 from rich.progress import (
@@ -12,7 +14,8 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from visionflow.pipeline import Pipeline, RunSummary
+from visionflow.pipeline import Pipeline, RunSummary, ShardedRun
+from visionflow.pipeline.shards import ShardProgress
 
 _POLL_S = 0.2
 
@@ -78,3 +81,34 @@ def _counts_text(summary: RunSummary, stream_id: str) -> str:
     for name, zone in summary.zone_counts.get(stream_id, {}).items():
         parts.append(f"{name}: {sum(zone.get('occupancy', {}).values())} inside")
     return "  ".join(parts)
+
+
+def run_sharded_with_progress(sharded: ShardedRun, console: Console, *, quiet: bool) -> RunSummary:
+    """Run ``sharded`` showing one bar for all its processes: frames, fps, processes reporting."""
+    if quiet:
+        return sharded.run()
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[fps]:>7.1f} fps"),
+        TimeElapsedColumn(),
+    )
+    count = len(sharded.shards)
+    streams = sum(len(shard.sources) for shard in sharded.shards)
+    began = time.monotonic()
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(f"{streams} streams, {count} processes", total=None, fps=0.0)
+
+        def show(progress: list[ShardProgress]) -> None:
+            frames = sum(p.frames for p in progress)
+            expected = [p.expected_frames for p in progress]
+            known = len(progress) == count and all(e is not None for e in expected)
+            total = sum(e for e in expected if e is not None) if known else None
+            elapsed = time.monotonic() - began
+            bar.update(task, completed=frames, total=total, fps=frames / max(elapsed, 1e-9))
+
+        sharded.on_progress = show
+        summary = sharded.run()
+        bar.update(task, completed=summary.frames, fps=summary.fps)  # the last frames too
+    return summary

@@ -24,7 +24,7 @@ import os
 import queue
 import signal
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -105,19 +105,38 @@ class _Report:
     error: str | None
 
 
+@dataclass(frozen=True)
+class ShardProgress:
+    """Where one process of a sharded run stands (sent every :data:`PROGRESS_S`)."""
+
+    index: int
+    frames: int
+    """Frames processed so far, all its streams."""
+    expected_frames: int | None
+    """Frames its files hold in all (``None`` when a stream has no known end)."""
+
+
+PROGRESS_S = 1.0
+ProgressCallback = Callable[[list[ShardProgress]], None]
+
+
 class ShardedRun:
     """Runs the shards of ``config`` in processes; :meth:`stop` asks them all to stop.
 
     Args:
         config: the whole run's config (``runtime.processes`` > 1 to be useful).
+        on_progress: called in this process with the latest progress of every
+            process that has sent one, each time one does.
     """
 
-    def __init__(self, config: PipelineConfig) -> None:
+    def __init__(self, config: PipelineConfig, on_progress: ProgressCallback | None = None) -> None:
         self.config = config
+        self.on_progress = on_progress
         self.shards = shard_configs(config)
         self._context = multiprocessing.get_context("spawn")
         self._processes: list[Any] = []
         self._stopping = False
+        self._progress: dict[int, ShardProgress] = {}
 
     def run(self) -> RunSummary:
         """Start every shard, wait for all of them and add their summaries up."""
@@ -162,16 +181,21 @@ class ShardedRun:
         with contextlib.suppress(queue.Empty):
             while len(collected) < len(self._processes):
                 self._take(reports.get(timeout=_POLL_S), collected)
+        self._progress.clear()
         for index, process in enumerate(self._processes):
             if index not in collected:
                 log.error("shard %d exited with code %s", index, process.exitcode)
                 collected[index] = _failed(f"exited with code {process.exitcode} before reporting")
         return collected
 
-    @staticmethod
-    def _take(report: _Report, collected: dict[int, RunSummary]) -> None:
-        summary = report.summary
-        collected[report.index] = summary if summary is not None else _failed(report.error or "")
+    def _take(self, message: _Report | ShardProgress, collected: dict[int, RunSummary]) -> None:
+        if isinstance(message, ShardProgress):
+            self._progress[message.index] = message
+            if self.on_progress is not None:
+                self.on_progress(sorted(self._progress.values(), key=lambda p: p.index))
+            return
+        summary = message.summary
+        collected[message.index] = summary if summary is not None else _failed(message.error or "")
 
 
 def _failed(error: str) -> RunSummary:
@@ -207,12 +231,32 @@ def _shard_main(config: PipelineConfig, index: int, reports: Any, log_level: int
             signal.signal(sig, lambda *_: pipeline.stop())
         if asked:
             pipeline.stop()
-        summary = pipeline.run()
+        summary = _run_reporting(pipeline, index, reports)
     except Exception as exc:  # the parent reports it with the other shards' results
         log.exception("shard %d failed", index)
         reports.put(_Report(index, None, f"{type(exc).__name__}: {exc}"))
         return
     reports.put(_Report(index, summary, None))
+
+
+def _run_reporting(pipeline: Any, index: int, reports: Any) -> RunSummary:
+    """``pipeline.run()``, sending its progress every :data:`PROGRESS_S` meanwhile."""
+    pipeline.start()
+    try:
+        while not pipeline.wait(PROGRESS_S):
+            statuses = list(pipeline.streams.values())
+            expected = [s.expected_frames for s in statuses]
+            reports.put(
+                ShardProgress(
+                    index,
+                    sum(s.frames_processed for s in statuses),
+                    None if not all(expected) else sum(expected),
+                )
+            )
+    finally:
+        pipeline.close()
+    summary: RunSummary = pipeline.summary()
+    return summary
 
 
 def merge_summaries(parts: Sequence[RunSummary]) -> RunSummary:
@@ -260,4 +304,4 @@ def _gpu_memory(parts: list[GpuMemory | None]) -> GpuMemory | None:
     )
 
 
-__all__ = ["ShardedRun", "merge_summaries", "shard_configs"]
+__all__ = ["PROGRESS_S", "ShardProgress", "ShardedRun", "merge_summaries", "shard_configs"]
