@@ -264,7 +264,7 @@ def merge_summaries(parts: Sequence[RunSummary]) -> RunSummary:
 
     Frames, events and CPU add up; the wall time is the longest shard's;
     latencies pool every shard's samples; publishers and sink threads are
-    named per shard (``jsonl (shard 1)``); GPU memory adds up.
+    named per shard (``jsonl (shard 1)``); GPU memory: see :func:`_gpu_memory`.
     """
     stats = LatencyStats()
     for part in parts:
@@ -294,12 +294,21 @@ def _per_shard(maps: Any) -> dict[str, Any]:
 
 
 def _gpu_memory(parts: list[GpuMemory | None]) -> GpuMemory | None:
+    """The run's device memory from the processes' readings.
+
+    Each process reads the whole device's used memory (NVDEC surfaces are not
+    torch's), so processes running side by side each see the others' memory
+    too: adding their totals counts it several times. The largest total is the
+    whole device's growth since the earliest start; the smallest model reading
+    is the one least inflated by the others starting at the same moment, and
+    every process holds one model.
+    """
     known = [m for m in parts if m is not None]
     if not known:
         return None
     return GpuMemory(
-        total_mib=sum(m.total_mib for m in known),
-        model_mib=sum(m.model_mib for m in known),
+        total_mib=max(m.total_mib for m in known),
+        model_mib=min(m.model_mib for m in known) * len(known),
         streams=sum(m.streams for m in known),
     )
 

@@ -95,7 +95,7 @@ def _summary(streams: list[str], frames: int, preprocess_s: float, **extra: obje
 def test_summaries_add_up_and_pool_their_latencies() -> None:
     first = _summary(["cam0"], 30, 0.002, events_written=5, gpu_memory=GpuMemory(1000.0, 300.0, 1))
     second = _summary(
-        ["cam1", "cam3"], 10, 0.010, error="boom", gpu_memory=GpuMemory(1500.0, 300.0, 2)
+        ["cam1", "cam3"], 10, 0.010, error="boom", gpu_memory=GpuMemory(1500.0, 340.0, 2)
     )
     merged = merge_summaries([first, second])
     assert (merged.frames, merged.wall_s, merged.events_written) == (40, 3.0, 5)
@@ -103,7 +103,8 @@ def test_summaries_add_up_and_pool_their_latencies() -> None:
     assert merged.error == "shard 1: boom"
     (pre,) = merged.stats.summary()
     assert pre.samples == 40 and pre.p50_ms == pytest.approx(2.0) and pre.max_ms == 10.0
-    assert merged.gpu_memory == GpuMemory(2500.0, 600.0, 3)
+    # each process read the whole device, the other's memory included: not added up
+    assert merged.gpu_memory == GpuMemory(1500.0, 600.0, 3)
 
 
 def test_latency_stats_cross_processes_by_pickle() -> None:
