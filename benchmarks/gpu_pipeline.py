@@ -134,7 +134,7 @@ def main() -> None:
             f"(batch {best['mean_batch']:.1f}; p50 ms pre {st['preprocess']['p50']:.1f} "
             f"inf {st['inference']['p50']:.1f} post {st['postprocess']['p50']:.1f} "
             f"track {st['tracking']['p50']:.1f} analytics {st['analytics']['p50']:.1f}; "
-            f"GPU {mem.get('total_mib', 0):.0f} MiB, {mem.get('per_stream_mib', 0):.1f}/stream; "
+            f"GPU {mem.get('total_mib', 0):.0f} MiB, {mem.get('per_stream_mib') or 0:.1f}/stream; "
             f"start-up {best['startup_s']:.1f} s; "
             f"CPU {best['process_cpu_s'] / best['wall_s']:.1f} cores)"
         )

@@ -36,11 +36,13 @@ def _streams_table(summary: RunSummary) -> Table:
     if summary.interrupted:
         title += " (interrupted)"
     memory = summary.gpu_memory
-    if memory is not None:
+    if memory is not None and memory.model_mib is not None:
         title += (
             f"; GPU memory {memory.total_mib:.0f} MiB: model {memory.model_mib:.0f}, "
             f"{memory.per_stream_mib:.0f} per stream"
         )
+    elif memory is not None:  # processes side by side: one device-wide figure
+        title += f"; GPU memory {memory.total_mib:.0f} MiB (all processes)"
     table = Table(title=title)
     live = any(s.live for s in summary.streams)
     columns = ["stream", "frames", "corrupt packets"]

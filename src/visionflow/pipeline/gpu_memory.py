@@ -30,17 +30,21 @@ class GpuMemory:
         total_mib: peak device memory in use while running minus before the
             pipeline started.
         model_mib: taken while the detector was built (weights, CUDA graphs,
-            input and output buffers).
+            input and output buffers); ``None`` for processes started side by
+            side (:mod:`~visionflow.pipeline.shards`), whose readings of the
+            device include each other's models.
         streams: the most streams open at any reading up to the peak.
     """
 
     total_mib: float
-    model_mib: float
+    model_mib: float | None
     streams: int
 
     @property
-    def per_stream_mib(self) -> float:
+    def per_stream_mib(self) -> float | None:
         """What is not the model's, per open stream (decoder surfaces, frame pools)."""
+        if self.model_mib is None:
+            return None
         return max(self.total_mib - self.model_mib, 0.0) / max(self.streams, 1)
 
 

@@ -103,8 +103,11 @@ def test_summaries_add_up_and_pool_their_latencies() -> None:
     assert merged.error == "shard 1: boom"
     (pre,) = merged.stats.summary()
     assert pre.samples == 40 and pre.p50_ms == pytest.approx(2.0) and pre.max_ms == 10.0
-    # each process read the whole device, the other's memory included: not added up
-    assert merged.gpu_memory == GpuMemory(1500.0, 600.0, 3)
+    # each process read the whole device, the other's memory included: not added up,
+    # and the models cannot be told apart from the streams
+    assert merged.gpu_memory == GpuMemory(1500.0, None, 3)
+    assert merged.gpu_memory.per_stream_mib is None
+    assert merge_summaries([first]).gpu_memory == GpuMemory(1000.0, 300.0, 1)
 
 
 def test_latency_stats_cross_processes_by_pickle() -> None:
