@@ -209,7 +209,7 @@ def _execute(cfg: PipelineConfig, *, quiet: bool) -> None:
 
 
 def _run_sharded(cfg: PipelineConfig, *, quiet: bool) -> RunSummary:
-    """The streams shared by ``runtime.processes`` processes (no live progress bar)."""
+    """The streams shared by ``runtime.processes`` processes, one progress bar for all."""
     from visionflow.cli.progress import run_sharded_with_progress
     from visionflow.pipeline import ShardedRun
 

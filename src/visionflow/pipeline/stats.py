@@ -102,10 +102,7 @@ class LatencyStats:
     def add_many(self, stage: str, seconds: float, count: int) -> None:
         """Record the same duration ``count`` times (a batch held ``count`` frames)."""
         with self._lock:
-            ring = self._rings.get(stage)
-            if ring is None:
-                ring = self._rings[stage] = SampleWindow(self._window)
-            ring.extend(seconds, count)
+            self._ring(stage).extend(seconds, count)
 
     def absorb(self, other: LatencyStats) -> None:
         """Add ``other``'s samples (another process's run) to these, per stage."""
@@ -114,10 +111,14 @@ class LatencyStats:
 
     def _extend(self, stage: str, samples: npt.NDArray[np.float64]) -> None:
         with self._lock:
-            ring = self._rings.get(stage)
-            if ring is None:
-                ring = self._rings[stage] = SampleWindow(self._window)
-            ring.extend_values(samples)
+            self._ring(stage).extend_values(samples)
+
+    def _ring(self, stage: str) -> SampleWindow:
+        """``stage``'s window, created on first use (``_lock`` held)."""
+        ring = self._rings.get(stage)
+        if ring is None:
+            ring = self._rings[stage] = SampleWindow(self._window)
+        return ring
 
     def samples(self) -> dict[str, npt.NDArray[np.float64]]:
         """The samples held per stage, in seconds (copies)."""
@@ -143,8 +144,7 @@ class LatencyStats:
 
     def summary(self) -> list[StageSummary]:
         """Percentiles for every stage that has samples, in pipeline order."""
-        with self._lock:
-            items = [(k, r.snapshot()) for k, r in self._rings.items() if r.count]
+        items = list(self.samples().items())
         order = {s: i for i, s in enumerate(STAGES)}
         items.sort(key=lambda kv: order.get(kv[0], len(order)))
         out = []
