@@ -15,13 +15,15 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.tracking import matching
-from visionflow.tracking._table import UNASSIGNED_ID, TrackState, TrackTable
+from visionflow.tracking._table import CONFIRMED, LOST, TENTATIVE, UNASSIGNED_ID, TrackTable
 from visionflow.tracking.kalman import BlockKalmanXYAH, xyah_to_xyxy, xyxy_to_xyah
 from visionflow.types import Detections
 
 I64Array = npt.NDArray[np.int64]
 I32Array = npt.NDArray[np.int32]
 NO_DET = -1
+_ALL_PAIRS_MAX = 1024
+"""Up to this many track x detection pairs, association costs every pair of a stream."""
 
 
 class ByteTrackSteps:
@@ -62,7 +64,7 @@ class ByteTrackSteps:
     ) -> I64Array:
         """One frame for each stream in ``streams``; ``det_row [T]`` of the new table."""
         self._frame_counts[streams] += 1
-        active = np.isin(self._tracks.stream, streams)
+        active = self._of_streams(streams)
         self._predict(active)
         det_row = np.full(len(self._tracks), NO_DET, np.int64)
         high_left = self._associate(dets, det_stream, det_row, np.flatnonzero(active), det_rows)
@@ -74,13 +76,20 @@ class ByteTrackSteps:
         self._assign_ids()
         return det_row
 
+    def _of_streams(self, streams: I64Array) -> npt.NDArray[np.bool_]:
+        """``[T]`` whether each track belongs to one of ``streams`` (stream indices)."""
+        wanted = np.zeros(len(self._frame_counts), np.bool_)
+        wanted[streams] = True
+        of_streams: npt.NDArray[np.bool_] = wanted[self._tracks.stream]
+        return of_streams
+
     def _predict(self, active: npt.NDArray[np.bool_], *, count_miss: bool = True) -> None:
         t = self._tracks
-        move = active if self.predict_tentative else active & (t.state != TrackState.TENTATIVE)
+        move = active if self.predict_tentative else active & (t.state != TENTATIVE)
         rows = np.flatnonzero(move)
         mean = t.mean[rows]
         # As in ByteTrack: a lost track keeps drifting but stops growing or shrinking.
-        mean[t.state[rows] == TrackState.LOST, 7] = 0.0
+        mean[t.state[rows] == LOST, 7] = 0.0
         t.mean[rows], t.cov[rows] = self._kalman.predict(mean, t.cov[rows])
         if count_miss:
             t.frames_since_update[active] += 1
@@ -103,14 +112,14 @@ class ByteTrackSteps:
         high = det_rows[conf >= self.high_threshold]
         low = det_rows[(conf >= self.low_threshold) & (conf < self.high_threshold)]
         state = self._tracks.state
-        pool = track_rows[state[track_rows] != TrackState.TENTATIVE]
+        pool = track_rows[state[track_rows] != TENTATIVE]
         match = functools.partial(self._match, dets=dets, det_stream=det_stream, det_row=det_row)
         pool_left, high_left = match(
             pool, high, threshold=self.match_threshold, fuse=self.fuse_score
         )
-        tracked_left = pool_left[state[pool_left] == TrackState.CONFIRMED]
+        tracked_left = pool_left[state[pool_left] == CONFIRMED]
         match(tracked_left, low, threshold=self.second_match_threshold, fuse=False)
-        tentative = track_rows[state[track_rows] == TrackState.TENTATIVE]
+        tentative = track_rows[state[track_rows] == TENTATIVE]
         _, high_left = match(
             tentative, high_left, threshold=self.unconfirmed_match_threshold, fuse=self.fuse_score
         )
@@ -138,8 +147,10 @@ class ByteTrackSteps:
         track_stream = t.stream[track_rows]
         boxes = xyah_to_xyxy(t.boxes_xyah()[track_rows])
         det_boxes = dets.xyxy[det_rows]
-        if np.float32(1.0) <= threshold:
-            # Disjoint boxes (cost exactly 1) are acceptable: cost every pair.
+        if np.float32(1.0) <= threshold or len(track_rows) * len(det_rows) <= _ALL_PAIRS_MAX:
+            # Disjoint boxes (cost exactly 1) are acceptable, or there are so few
+            # pairs that costing them all is cheaper than finding the overlaps
+            # (the disjoint ones then cost 1 and stay unmatched): every pair.
             ti, di = matching.group_pairs(track_stream, det_stream[det_rows])
         else:
             # Only overlapping boxes can be matched: cost only those pairs.
@@ -162,29 +173,28 @@ class ByteTrackSteps:
     def _correct(self, dets: Detections, det_row: I64Array, active: npt.NDArray[np.bool_]) -> None:
         """Kalman-update matched tracks and move every active track to its new state."""
         t = self._tracks
-        rows = np.flatnonzero(det_row != NO_DET)
+        matched = det_row != NO_DET
+        rows = np.flatnonzero(matched)
         d = det_row[rows]
         z = xyxy_to_xyah(dets.xyxy[d])
         t.mean[rows], t.cov[rows] = self._kalman.update(t.mean[rows], t.cov[rows], z)
         t.frames_since_update[rows] = 0
         t.score[rows] = dets.confidence[d]
         t.class_id[rows] = dets.class_id[d]
-        matched = det_row != NO_DET
         t.hits = np.where(matched, t.hits + 1, np.where(active, 0, t.hits)).astype(np.int32)
         promote = matched & (
-            (t.state == TrackState.LOST)
-            | ((t.state == TrackState.TENTATIVE) & (t.hits >= self.min_hits))
+            (t.state == LOST) | ((t.state == TENTATIVE) & (t.hits >= self.min_hits))
         )
-        t.state[promote] = TrackState.CONFIRMED
-        t.state[active & ~matched & (t.state == TrackState.CONFIRMED)] = TrackState.LOST
+        t.state[promote] = CONFIRMED
+        t.state[active & ~matched & (t.state == CONFIRMED)] = LOST
 
     def _prune(
         self, det_row: I64Array, active: npt.NDArray[np.bool_]
     ) -> tuple[I64Array, npt.NDArray[np.bool_]]:
         """Drop unmatched tentative tracks and expired lost tracks (of active streams)."""
         t = self._tracks
-        dead_tentative = active & (t.state == TrackState.TENTATIVE) & (det_row == NO_DET)
-        expired = (t.state == TrackState.LOST) & (t.frames_since_update > self.lost_buffer_frames)
+        dead_tentative = active & (t.state == TENTATIVE) & (det_row == NO_DET)
+        expired = (t.state == LOST) & (t.frames_since_update > self.lost_buffer_frames)
         keep: npt.NDArray[np.bool_] = ~(dead_tentative | expired)
         self._tracks = t.select(keep)
         return det_row[keep], active[keep]
@@ -206,7 +216,7 @@ class ByteTrackSteps:
             track_id=ids,
             mean=mean,
             cov=cov,
-            state=np.where(confirm, TrackState.CONFIRMED, TrackState.TENTATIVE).astype(np.int8),
+            state=np.where(confirm, CONFIRMED, TENTATIVE).astype(np.int8),
             hits=np.ones(n, np.int32),
             frames_since_update=np.zeros(n, np.int32),
             class_id=dets.class_id[rows].copy(),
@@ -221,9 +231,9 @@ class ByteTrackSteps:
     def _drop_duplicates(self, det_row: I64Array, streams: I64Array) -> I64Array:
         """Drop the younger of each tracked/lost pair with IoU > 0.85 (reference step)."""
         t = self._tracks
-        active = np.isin(t.stream, streams)
-        tracked = np.flatnonzero(active & (t.state != TrackState.LOST))
-        lost = np.flatnonzero(active & (t.state == TrackState.LOST))
+        active = self._of_streams(streams)
+        tracked = np.flatnonzero(active & (t.state != LOST))
+        lost = np.flatnonzero(active & (t.state == LOST))
         boxes = xyah_to_xyxy(t.boxes_xyah())
         p, q = matching.overlap_pairs(
             t.stream[tracked], boxes[tracked], t.stream[lost], boxes[lost], self.iou_pixel_offset
@@ -244,7 +254,7 @@ class ByteTrackSteps:
 
     def _assign_ids(self) -> None:
         t = self._tracks
-        fresh = np.flatnonzero((t.state == TrackState.CONFIRMED) & (t.track_id == UNASSIGNED_ID))
+        fresh = np.flatnonzero((t.state == CONFIRMED) & (t.track_id == UNASSIGNED_ID))
         t.track_id[fresh] = self._number(t.stream[fresh])
 
     def _number(self, stream: I32Array) -> I64Array:
@@ -260,7 +270,7 @@ class ByteTrackSteps:
 
     def _output(self, dets: Detections, det_row: I64Array) -> Detections:
         t = self._tracks
-        rows = np.flatnonzero((det_row != NO_DET) & (t.state == TrackState.CONFIRMED))
+        rows = np.flatnonzero((det_row != NO_DET) & (t.state == CONFIRMED))
         order = np.argsort(det_row[rows], kind="stable")
         out = dets[det_row[rows][order]]
         out.track_id = t.track_id[rows][order]

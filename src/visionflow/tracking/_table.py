@@ -25,6 +25,13 @@ class TrackState(enum.IntEnum):
     LOST = 2
 
 
+# The codes as plain ints, for the trackers' per-frame steps: in Python 3.11 each
+# lookup of an IntEnum member (``TrackState.LOST``) costs about a microsecond, and
+# a ByteTrack step made two dozen of them.
+TENTATIVE = int(TrackState.TENTATIVE)
+CONFIRMED = int(TrackState.CONFIRMED)
+LOST = int(TrackState.LOST)
+
 UNASSIGNED_ID = 0
 """``track_id`` of a tentative track: ids are handed out on confirmation."""
 
@@ -79,12 +86,13 @@ class TrackTable:
 
     def select(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> TrackTable:
         """Rows picked by a boolean mask or an integer index array (copies)."""
-        return TrackTable(*(getattr(self, f.name)[index] for f in fields(self)))
+        return TrackTable(*(getattr(self, name)[index] for name in _FIELD_NAMES))
 
     def append(self, other: TrackTable) -> TrackTable:
         """This table's rows followed by ``other``'s."""
-        parts = ((getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
-        return TrackTable(*(np.concatenate(pair) for pair in parts))
+        return TrackTable(
+            *(np.concatenate((getattr(self, n), getattr(other, n))) for n in _FIELD_NAMES)
+        )
 
     def count(self, state: TrackState) -> int:
         """Number of tracks in ``state``."""
@@ -108,3 +116,6 @@ class TrackTable:
         )
         out.track_id = self.track_id[rows].copy()
         return out
+
+
+_FIELD_NAMES = tuple(f.name for f in fields(TrackTable))

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from visionflow.tracking._bytetrack_steps import NO_DET, ByteTrackSteps
-from visionflow.tracking._table import TrackState, TrackTable
+from visionflow.tracking._table import CONFIRMED, TrackTable
 from visionflow.tracking.bytetrack import ByteTrack
 from visionflow.tracking.kalman import BlockKalmanXYAH
 from visionflow.tracking.multistream import _check_slots
@@ -97,9 +97,7 @@ class BatchedByteTrack(ByteTrackSteps):
         for k in range(int(slot_round.max(initial=-1)) + 1):
             streams = slot_stream[slot_round == k]
             det_row = self._step(dets, streams, np.flatnonzero(det_round == k), det_stream)
-            rows = np.flatnonzero(
-                (det_row != NO_DET) & (self._tracks.state == TrackState.CONFIRMED)
-            )
+            rows = np.flatnonzero((det_row != NO_DET) & (self._tracks.state == CONFIRMED))
             found_rows.append(det_row[rows])
             found_ids.append(self._tracks.track_id[rows])
         rows = np.concatenate(found_rows)
@@ -119,10 +117,10 @@ class BatchedByteTrack(ByteTrackSteps):
         parts = [Detections.empty()]
         for k in range(int(slot_round.max(initial=-1)) + 1):
             slots = np.flatnonzero(slot_round == k)
-            active = np.isin(self._tracks.stream, slot_stream[slots])
+            active = self._of_streams(slot_stream[slots])
             self._predict(active, count_miss=False)
             slot_of_stream[slot_stream[slots]] = slots
-            rows = np.flatnonzero(active & (self._tracks.state == TrackState.CONFIRMED))
+            rows = np.flatnonzero(active & (self._tracks.state == CONFIRMED))
             part = self._tracks.select(rows).confirmed_detections()
             part.frame_index = slot_of_stream[self._tracks.stream[rows]]
             parts.append(part)

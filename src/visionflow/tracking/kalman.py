@@ -38,20 +38,27 @@ def xyxy_to_xyah(xyxy: npt.ArrayLike) -> F64Array:
         Heights are clipped to a tiny positive value so ``a`` stays finite.
     """
     boxes = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    w = boxes[:, 2] - boxes[:, 0]
-    h = np.maximum(boxes[:, 3] - boxes[:, 1], _EPS_PX)
-    cx = (boxes[:, 0] + boxes[:, 2]) / 2
-    cy = (boxes[:, 1] + boxes[:, 3]) / 2
-    return np.stack([cx, cy, w / h, h], axis=1)
+    x1, y1, x2, y2 = boxes.T
+    out = np.empty((len(boxes), 4))
+    h = np.maximum(y2 - y1, _EPS_PX, out=out[:, 3])
+    np.divide(x2 - x1, h, out=out[:, 2])
+    np.divide(x1 + x2, 2, out=out[:, 0])
+    np.divide(y1 + y2, 2, out=out[:, 1])
+    return out
 
 
 def xyah_to_xyxy(xyah: npt.ArrayLike) -> F64Array:
     """Convert ``[K, 4]`` ``cx, cy, a, h`` back to ``[K, 4]`` ``x1, y1, x2, y2`` pixels."""
     state = np.asarray(xyah, np.float64).reshape(-1, 4)
-    half_w = state[:, 2] * state[:, 3] / 2
-    half_h = state[:, 3] / 2
-    cx, cy = state[:, 0], state[:, 1]
-    return np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+    cx, cy, a, h = state.T
+    half_w = a * h / 2
+    half_h = h / 2
+    out = np.empty((len(state), 4))
+    np.subtract(cx, half_w, out=out[:, 0])
+    np.subtract(cy, half_h, out=out[:, 1])
+    np.add(cx, half_w, out=out[:, 2])
+    np.add(cy, half_h, out=out[:, 3])
+    return out
 
 
 class _HeightScaledNoise:
@@ -75,8 +82,10 @@ class _HeightScaledNoise:
 
     def _stds(self, h: F64Array, weight: float, aspect_std: float) -> F64Array:
         """``[K, 4]`` per-track stds ``weight*h, weight*h, aspect_std, weight*h``."""
-        scaled = weight * h
-        return np.stack([scaled, scaled, np.full_like(h, aspect_std), scaled], axis=1)
+        out = np.empty((len(h), MEASUREMENT_DIM))
+        np.multiply(weight, h[:, None], out=out)
+        out[:, 2] = aspect_std
+        return out
 
 
 class KalmanFilterXYAH(_HeightScaledNoise):
