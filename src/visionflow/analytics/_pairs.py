@@ -24,7 +24,7 @@ A single-stream counter (``LineCounter`` …) is a bank with one unit on stream
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -302,6 +302,10 @@ class Units:
         self._all_classes, self._classes = self._all_classes[live], self._classes[live]
         self._cached_plan = None
         return live
+
+    def streams_of(self, units: Collection[int]) -> set[int]:
+        """The streams of ``units`` (unit indices)."""
+        return set(self.stream[np.fromiter(units, np.intp, len(units))].tolist())
 
     def any_live(self) -> bool:
         """Whether any unit is live (a bank without live units has nothing to do)."""

@@ -74,13 +74,24 @@ class TrackTable:
         self.columns = {name: col[mask] for name, col in self.columns.items()}
 
     def _insert(self, new_ids: npt.NDArray[np.int64]) -> None:
-        ids = np.concatenate([self.ids, new_ids])
-        order = np.argsort(ids, kind="stable")
-        self.ids = ids[order]
+        """Insert default rows for ``new_ids`` (sorted, none held yet), keeping the order."""
+        n = len(self.ids) + len(new_ids)
+        new_rows = np.searchsorted(self.ids, new_ids) + np.arange(len(new_ids))
+        old_rows = np.ones(n, np.bool_)
+        old_rows[new_rows] = False
+        self.ids = self._spread(self.ids, new_ids, old_rows, new_rows)
         for name, col in self.columns.items():
-            template = self._defaults[name]
-            fill = np.broadcast_to(template, (len(new_ids), *template.shape))
-            self.columns[name] = np.concatenate([col, fill])[order]
+            self.columns[name] = self._spread(col, self._defaults[name], old_rows, new_rows)
+
+    @staticmethod
+    def _spread(
+        old: Column, new: Column, old_rows: npt.NDArray[np.bool_], new_rows: Column
+    ) -> Column:
+        """``old`` at ``old_rows`` and ``new`` (rows, or one broadcast row) at ``new_rows``."""
+        out = np.empty((len(old_rows), *old.shape[1:]), old.dtype)
+        out[old_rows] = old
+        out[new_rows] = new
+        return out
 
 
 def check_positive(name: str, value: int) -> None:

@@ -20,6 +20,7 @@ direction's cosine is ``-inf``, so it never wins.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -69,6 +70,10 @@ class DirectionBank:
         self._directions = np.zeros((0, 0, 2))  # [U, Lmax, 2] unit vectors, zero padded
         self._valid = np.zeros((0, 0), bool)  # [U, Lmax] real (not padding) directions
         self._table = _state_table(0)
+
+    def streams_of(self, units: Collection[int]) -> set[int]:
+        """The streams of ``units`` (as in the results of :meth:`update`)."""
+        return self._units.streams_of(units)
 
     def add(self, stream: int, detector: DirectionDetector) -> int:
         """Adopt a fresh ``detector`` as a unit of ``stream``; return the unit index.

@@ -19,6 +19,7 @@ standalone counter is the only unit of a private bank).
 from __future__ import annotations
 
 import itertools
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -144,6 +145,10 @@ class LineBank:
     def __len__(self) -> int:
         """Number of units ever added (removed streams' units included)."""
         return len(self._units)
+
+    def streams_of(self, units: Collection[int]) -> set[int]:
+        """The streams of ``units`` (as in the results of :meth:`update`)."""
+        return self._units.streams_of(units)
 
     def add(self, stream: int, counter: LineCounter) -> int:
         """Adopt a fresh ``counter`` as a unit of ``stream``; return the unit index.

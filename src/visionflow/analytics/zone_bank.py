@@ -14,6 +14,7 @@ bank on stream 0, so both paths run this code.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -99,6 +100,10 @@ class ZoneBank:
 
     def __len__(self) -> int:
         return len(self._units)
+
+    def streams_of(self, units: Collection[int]) -> set[int]:
+        """The streams of ``units`` (as in the results of :meth:`update`)."""
+        return self._units.streams_of(units)
 
     def add(self, stream: int, counter: ZoneCounter) -> int:
         """Adopt a fresh ``counter`` as a unit of ``stream``; return the unit index.

@@ -144,13 +144,22 @@ class StreamAnalytics:
                         class_name=self._class_name,
                     )
                 )
+        events += self.periodic_events(frame)
+        return events
+
+    def periodic_events(self, frame: Frame) -> list[Event]:
+        """Record ``frame`` as the stream's latest; a ``counts`` event when one is due.
+
+        The last events of every frame (:meth:`events` ends with them); alone for a
+        frame on which no counter reported anything.
+        """
         self._last_frame = frame
         # A small tolerance: pts of a 10 fps clip are 0.1 * n in float and must
         # not fall just short of a 0.1 s schedule.
         if self.counts_interval_s > 0 and frame.pts_seconds >= self._next_counts_pts - 1e-6:
             self._next_counts_pts = frame.pts_seconds + self.counts_interval_s
-            events.append(self.counts_event(frame))
-        return events
+            return [self.counts_event(frame)]
+        return []
 
     def counts_event(self, frame: Frame | None = None) -> CountsEvent:
         """A ``counts`` snapshot at ``frame`` (default: the last frame seen)."""
@@ -324,9 +333,26 @@ class AnalyticsHub:
             results = RoundResults(
                 self._lines.update(rnd), self._zones.update(rnd), self._directions.update(rnd)
             )
+            reporting = self._reporting_streams(results)
             for slot in slots:
-                per_slot[slot] = streams[slot].events(batch.frames[slot], rnd.tracks, results)
+                stream, frame = streams[slot], batch.frames[slot]
+                if slot_stream[slot] in reporting:
+                    per_slot[slot] = stream.events(frame, rnd.tracks, results)
+                else:  # nothing happened on this stream: only its periodic counts
+                    per_slot[slot] = stream.periodic_events(frame)
         return [event for events in per_slot for event in events]
+
+    def _reporting_streams(self, results: RoundResults) -> set[int]:
+        """The stream indices with a line, zone or direction result in ``results``."""
+        reporting: set[int] = set()
+        for bank, found in (
+            (self._lines, results.lines),
+            (self._zones, results.zones),
+            (self._directions, results.directions),
+        ):
+            if found:
+                reporting |= bank.streams_of(found.keys())
+        return reporting
 
     def roi_filter(self, batch: FrameBatch, tracks: Detections) -> Detections:
         """``tracks`` without the rows that their stream's ROIs drop.
