@@ -203,17 +203,20 @@ class GpuDetector:
         th = self._torch
         with th.inference_mode():
             events = [th.cuda.Event(enable_timing=True) for _ in range(4)] if self._cuda else []
-            self._record(events, 0)
+            # The stream named: Event.record() without one looks it up through
+            # torch.cuda.is_available(), about 40 µs of host time per call.
+            stream = th.cuda.current_stream(self.device) if events else None
+            self._record(events, 0, stream)
             t0 = time.perf_counter()
             frames = self._on_device(images)
             batch, geometry = self.letterbox(frames, pixel_format)
-            self._record(events, 1)
+            self._record(events, 1, stream)
             t1 = time.perf_counter()
             raw = self.backend.run_tensor(batch)
-            self._record(events, 2)
+            self._record(events, 2, stream)
             t2 = time.perf_counter()
             detections = self._post(raw, geometry)
-            self._record(events, 3)
+            self._record(events, 3, stream)
             t3 = time.perf_counter()
         self.last_timings = self._timings(events, (t0, t1, t2, t3))
         return detections
@@ -239,9 +242,9 @@ class GpuDetector:
         return bool(self.device.type == "cuda")
 
     @staticmethod
-    def _record(events: list[Any], index: int) -> None:
+    def _record(events: list[Any], index: int, stream: Any) -> None:
         if events:
-            events[index].record()
+            events[index].record(stream)
 
     def _timings(self, events: list[Any], wall: tuple[float, ...]) -> StageTimings:
         if not events:

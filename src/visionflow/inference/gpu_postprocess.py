@@ -64,6 +64,7 @@ class DevicePostprocessor:
             device,
         )
         self.host_max_candidates = host_max_candidates
+        self._slot_columns: dict[int, torch.Tensor] = {}
         self._class_allowed: torch.Tensor | None = None
         if config.class_ids is not None:
             allowed = torch.zeros(num_classes, dtype=torch.bool)
@@ -75,19 +76,41 @@ class DevicePostprocessor:
 
         Sorted by batch slot, then descending confidence, like the CPU path.
         """
-        slot, xywh, score, class_id = self._candidates(raw)
-        if len(score) <= self.host_max_candidates:
-            columns = (slot[:, None], xywh, score[:, None], class_id[:, None])
-            packed = torch.cat([c.float() for c in columns], dim=1)
-            host = packed.cpu().numpy()
-            found = Candidates(
-                host[:, 0].astype(np.intp), host[:, 1:5], host[:, 5], host[:, 6].astype(np.intp)
-            )
-            return finish(found, geometry, num_classes=self.num_classes, config=self.config)
+        xywh, score, class_id = self._decode(raw)
+        flat = self._passed(score, class_id).reshape(-1).nonzero().squeeze(1)
+        if len(flat) <= self.host_max_candidates:
+            return self._finish_on_host(flat, xywh, score, class_id, geometry)
+        slot, xywh, score, class_id = self._top(flat, xywh, score, class_id)
         rows = self._rows(slot, xywh, score, class_id, geometry).cpu().numpy()
         return Detections(
             rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int32), rows[:, 6].astype(np.int32)
         )
+
+    def _finish_on_host(
+        self,
+        flat: torch.Tensor,
+        xywh: torch.Tensor,
+        score: torch.Tensor,
+        class_id: torch.Tensor,
+        geometry: LetterboxGeometry,
+    ) -> Detections:
+        """The candidates at ``flat`` (row-major ``slot * N + anchor``) finished by the
+        CPU path's :func:`finish`, which also takes their top-k: one gather, one copy."""
+        batch, anchors = score.shape
+        columns = (xywh, score[..., None], class_id[..., None].float(), self._slots(batch, anchors))
+        host = torch.cat(columns, dim=2).reshape(-1, 7)[flat].cpu().numpy()
+        found = Candidates(
+            host[:, 6].astype(np.intp), host[:, :4], host[:, 4], host[:, 5].astype(np.intp)
+        )
+        return finish(found, geometry, num_classes=self.num_classes, config=self.config)
+
+    def _slots(self, batch: int, anchors: int) -> torch.Tensor:
+        """``[batch, anchors, 1]`` float32 slot numbers (a broadcast view, cached)."""
+        column = self._slot_columns.get(batch)
+        if column is None:
+            column = torch.arange(batch, dtype=torch.float32, device=self.device)
+            self._slot_columns[batch] = column
+        return column.view(batch, 1, 1).expand(batch, anchors, 1)
 
     def _rows(
         self,
@@ -109,18 +132,34 @@ class DevicePostprocessor:
     def _candidates(
         self, raw: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Slot, ``xywh``, score and class of the top-k candidates, by descending score."""
+        xywh, score, class_id = self._decode(raw)
+        flat = self._passed(score, class_id).reshape(-1).nonzero().squeeze(1)
+        return self._top(flat, xywh, score, class_id)
+
+    def _decode(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``xywh [B, N, 4]`` (float32), score and best class ``[B, N]`` of every anchor."""
         raw = raw.float()
         if self.layout == "yolov5":
             best, class_id = raw[..., 5 : 5 + self.num_classes].max(dim=2)
-            score, xywh = raw[..., 4] * best, raw[..., :4]
-        else:
-            raw = raw.transpose(1, 2)
-            score, class_id = raw[..., 4 : 4 + self.num_classes].max(dim=2)
-            xywh = raw[..., :4]
+            return raw[..., :4], raw[..., 4] * best, class_id
+        raw = raw.transpose(1, 2)
+        score, class_id = raw[..., 4 : 4 + self.num_classes].max(dim=2)
+        return raw[..., :4], score, class_id
+
+    def _passed(self, score: torch.Tensor, class_id: torch.Tensor) -> torch.Tensor:
+        """``[B, N]`` bool: the anchors above the confidence, of an allowed class."""
         passed = score > self.config.confidence
         if self._class_allowed is not None:
             passed &= self._class_allowed[class_id]
-        slot, index = passed.nonzero(as_tuple=True)
+        return passed
+
+    def _top(
+        self, flat: torch.Tensor, xywh: torch.Tensor, score: torch.Tensor, class_id: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The candidates at ``flat`` (row-major ``slot * N + anchor``), top-k by score."""
+        anchors = score.shape[1]
+        slot, index = flat // anchors, flat % anchors
         found = score[slot, index]
         top = torch.sort(-found, stable=True).indices[: self.config.max_candidates]
         slot, index = slot[top], index[top]

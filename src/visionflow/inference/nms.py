@@ -27,8 +27,10 @@ def group_ranks(sorted_groups: npt.NDArray[np.integer]) -> IndexArray:
         sorted_groups: ``[N]`` group ids where equal ids are contiguous.
     """
     count = len(sorted_groups)
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    sizes = np.diff(np.r_[starts, count])
+    is_start = np.ones(count, bool)
+    np.not_equal(sorted_groups[1:], sorted_groups[:-1], out=is_start[1:])
+    starts = np.flatnonzero(is_start)
+    sizes = np.diff(starts, append=count)
     return np.arange(count) - np.repeat(starts, sizes)
 
 
@@ -74,9 +76,11 @@ def _pair_iou(
     boxes: npt.NDArray[np.float32], first: IndexArray, second: IndexArray
 ) -> npt.NDArray[np.float32]:
     a, b = boxes[first], boxes[second]
-    inter_wh = np.clip(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0, None)
+    # np.maximum(x, 0) rather than np.clip(x, 0, None): the same values, less overhead.
+    inter_wh = np.maximum(np.minimum(a[:, 2:], b[:, 2:]) - np.maximum(a[:, :2], b[:, :2]), 0)
     inter = inter_wh[:, 0] * inter_wh[:, 1]
-    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    wh = np.maximum(boxes[:, 2:] - boxes[:, :2], 0)
+    area = wh[:, 0] * wh[:, 1]
     union = area[first] + area[second] - inter
     iou: npt.NDArray[np.float32] = np.divide(
         inter, union, out=np.zeros_like(inter), where=union > 0
