@@ -9,6 +9,9 @@ Two measurements, CPU only, single thread of Python (NumPy may use BLAS threads)
 * ``multi``: one batch of S streams x 20 objects per call,
   ``MultiStreamTracker`` of ByteTracks against ``BatchedByteTrack``.
 
+ByteTrack runs its compiled step (numba, the default); the ``*_numpy_ms``
+columns time the same trackers with ``compiled = False`` (the NumPy steps).
+
 Each point is the median of ``--repeats`` runs of ``--frames`` frames after a
 10-frame warm-up. Run on a quiet machine::
 
@@ -82,6 +85,9 @@ def single_stream(sizes: list[int], n_frames: int, repeats: int) -> list[dict[st
         for kind in TRACKER_KINDS:
             tracker = build_tracker(TrackerConfig(kind=kind))  # type: ignore[arg-type]
             row[f"{kind}_ms"] = timed(tracker.update, frames, repeats, tracker.reset)
+            if kind == "bytetrack":
+                tracker.compiled = False  # type: ignore[attr-defined]
+                row["bytetrack_numpy_ms"] = timed(tracker.update, frames, repeats, tracker.reset)
         rows.append(row)
         print(row, flush=True)
     return rows
@@ -107,6 +113,10 @@ def multi_stream(stream_counts: list[int], n_frames: int, repeats: int) -> list[
             functools.partial(multi.update, stream_ids=ids), batches, repeats, multi.reset
         )
         row["batched_ms"] = timed(
+            functools.partial(batched.update, stream_ids=ids), batches, repeats, batched.reset
+        )
+        batched.compiled = False
+        row["batched_numpy_ms"] = timed(
             functools.partial(batched.update, stream_ids=ids), batches, repeats, batched.reset
         )
         rows.append(row)

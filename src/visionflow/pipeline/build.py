@@ -200,6 +200,8 @@ def _build_stages(
         }
     )
     tracker = build_multistream_tracker(config.tracker)
+    if isinstance(tracker, BatchedByteTrack):
+        tracker.warm_up()  # compile the tracker step before any frame waits for it
     sink = _video_sink(config, sources, names, stats) if config.output.video else None
     router = build_router(config)
     router.start()

@@ -86,12 +86,12 @@ class TrackTable:
 
     def select(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> TrackTable:
         """Rows picked by a boolean mask or an integer index array (copies)."""
-        return TrackTable(*(getattr(self, name)[index] for name in _FIELD_NAMES))
+        return TrackTable(*(getattr(self, name)[index] for name in FIELD_NAMES))
 
     def append(self, other: TrackTable) -> TrackTable:
         """This table's rows followed by ``other``'s."""
         return TrackTable(
-            *(np.concatenate((getattr(self, n), getattr(other, n))) for n in _FIELD_NAMES)
+            *(np.concatenate((getattr(self, n), getattr(other, n))) for n in FIELD_NAMES)
         )
 
     def count(self, state: TrackState) -> int:
@@ -118,4 +118,4 @@ class TrackTable:
         return out
 
 
-_FIELD_NAMES = tuple(f.name for f in fields(TrackTable))
+FIELD_NAMES = tuple(f.name for f in fields(TrackTable))

@@ -85,6 +85,11 @@ class ByteTrack(ByteTrackSteps):
             synthetic crossings scene it costs 8 extra id switches).
         iou_pixel_offset: added to widths and heights in IoU; the reference's
             integer-pixel convention is 1, continuous coordinates use 0.
+        compiled: run each frame's step as one call of compiled code (numba,
+            compiled on first use and cached on disk); False runs the same
+            steps as NumPy calls. Both give the same tracks, values and ids
+            (tests compare them); the compiled step is several times faster
+            at the track counts of real scenes.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class ByteTrack(ByteTrackSteps):
         predict_tentative: bool = True,
         remove_duplicates: bool = False,
         iou_pixel_offset: float = 0.0,
+        compiled: bool = True,
     ) -> None:
         for name, value in (
             ("high_threshold", high_threshold),
@@ -139,6 +145,7 @@ class ByteTrack(ByteTrackSteps):
         self.predict_tentative = predict_tentative
         self.remove_duplicates = remove_duplicates
         self.iou_pixel_offset = float(iou_pixel_offset)
+        self.compiled = compiled
         self._kalman = BlockKalmanXYAH()
         self.reset()
 

@@ -79,10 +79,11 @@ PARAMS = {
 }
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("params", PARAMS.values(), ids=PARAMS.keys())
 def test_crowded_streams_identical_to_one_bytetrack_per_stream(
-    params: dict[str, object], seed: int, monkeypatch: pytest.MonkeyPatch
+    params: dict[str, object], seed: int, compiled: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     solver_calls = [0]
 
@@ -94,8 +95,8 @@ def test_crowded_streams_identical_to_one_bytetrack_per_stream(
     n_streams, n_batches = 10, 60
     clips = [crowded_clip(100 * seed + s, 2 * n_batches) for s in range(n_streams)]
     cursor = [0] * n_streams
-    reference = MultiStreamTracker(lambda: ByteTrack(**params))  # type: ignore[arg-type]
-    batched = BatchedByteTrack(**params)  # type: ignore[arg-type]
+    reference = MultiStreamTracker(lambda: ByteTrack(**params, compiled=compiled))  # type: ignore[arg-type]
+    batched = BatchedByteTrack(**params, compiled=compiled)
     outputs = 0
     for slots in schedule(seed, n_streams, n_batches):
         parts = []
@@ -111,7 +112,8 @@ def test_crowded_streams_identical_to_one_bytetrack_per_stream(
         per_stream_calls = solver_calls[0]
         solver_calls[0] = 0
         got = batched.update(dets, stream_ids)
-        # Each contested group of tracks and detections is solved once either way.
+        # Each contested group of tracks and detections is solved once either way
+        # (the NumPy steps call SciPy; the compiled step has its own solver).
         assert solver_calls[0] == per_stream_calls
         np.testing.assert_array_equal(got.frame_index, expected.frame_index)
         np.testing.assert_array_equal(got.xyxy, expected.xyxy)
@@ -122,7 +124,8 @@ def test_crowded_streams_identical_to_one_bytetrack_per_stream(
 
 
 def test_crowded_scenes_reach_the_solver() -> None:
-    """The scenes above are not all trivially separable: contested groups occur."""
+    """The scenes above are not all trivially separable: contested groups occur
+    (counted on the NumPy steps, which call SciPy's solver for each)."""
     calls = [0]
 
     def counting_solver(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +134,7 @@ def test_crowded_scenes_reach_the_solver() -> None:
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(matching, "linear_sum_assignment", counting_solver)
-        tracker = ByteTrack()
+        tracker = ByteTrack(compiled=False)
         for frame in crowded_clip(0, 60):
             tracker.update(frame)
     assert calls[0] > 20
