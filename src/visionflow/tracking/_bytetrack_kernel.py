@@ -231,10 +231,13 @@ def _match(tracks, rows, threshold, fuse, table, dets, det_row, settings):
             if class_aware and class_id[tracks[i]] != det_class[d]:
                 continue  # never matched: not costed at all
             bx2, by2 = det_xyxy[d, 2] + offset, det_xyxy[d, 3] + offset
-            iou = _iou(ax1, ay1, ax2, ay2, det_xyxy[d, 0], det_xyxy[d, 1], bx2, by2)
-            c = _F32_ONE - iou
-            if fuse:
-                c = _F32_ONE - (_F32_ONE - c) * det_conf[d]
+            if min(ax2, bx2) - max(ax1, det_xyxy[d, 0]) <= _F32_ZERO:
+                c = _F32_ONE  # no overlap in x: IoU exactly 0, cost exactly 1 (fused too)
+            else:
+                iou = _iou(ax1, ay1, ax2, ay2, det_xyxy[d, 0], det_xyxy[d, 1], bx2, by2)
+                c = _F32_ONE - iou
+                if fuse:
+                    c = _F32_ONE - (_F32_ONE - c) * det_conf[d]
             if c <= threshold:
                 cost[i, j] = c
                 ok[i, j] = True
