@@ -43,6 +43,25 @@ def _writable(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     return array if array.flags.writeable else array.copy()
 
 
+_PARAMETER_NAMES = (
+    "high_threshold",
+    "low_threshold",
+    "new_track_threshold",
+    "match_threshold",
+    "second_match_threshold",
+    "unconfirmed_match_threshold",
+    "lost_buffer_frames",
+    "min_hits",
+    "class_aware",
+    "fuse_score",
+    "assign_ids",
+    "confirm_first_frame",
+    "predict_tentative",
+    "remove_duplicates",
+    "iou_pixel_offset",
+)
+
+
 class ByteTrackSteps:
     """ByteTrack's steps; subclasses set the attributes below."""
 
@@ -63,6 +82,9 @@ class ByteTrackSteps:
     iou_pixel_offset: float
     compiled: bool
     _kalman: BlockKalmanXYAH
+    _kernel_cache: tuple[
+        tuple[object, ...], tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], I64Array]
+    ]
     _tracks: TrackTable
     _frame_counts: I64Array
     """Frames seen, per stream index."""
@@ -116,7 +138,7 @@ class ByteTrackSteps:
             np.zeros(1, np.int64),
             (dets.xyxy, dets.confidence, dets.class_id, np.zeros(0, np.int32)),
             np.zeros(0, np.int64),
-            self._kernel_settings,
+            self._kernel_settings(),
         )
         if (seconds := time.perf_counter() - started) > 1.0:
             log.info("compiled the ByteTrack step in %.1f s (cached for later runs)", seconds)
@@ -140,18 +162,32 @@ class ByteTrackSteps:
                 np.ascontiguousarray(det_stream, np.int32),
             ),
             np.ascontiguousarray(det_rows, np.int64),
-            self._kernel_settings,
+            self._kernel_settings(),
         )
         self._tracks = TrackTable(*columns)
         out: I64Array = det_row
         return out
 
-    @functools.cached_property
     def _kernel_settings(
         self,
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], I64Array]:
-        """The parameters as the kernel reads them: Kalman noise weights (float64),
-        thresholds (float32: NumPy compares float32 scores and costs in float32) and flags."""
+        """The parameters as the kernel reads them (see :meth:`_build_kernel_settings`),
+        rebuilt when one has changed since the last step, as the NumPy steps would see it."""
+        key = (
+            *(getattr(self, name) for name in _PARAMETER_NAMES),
+            self._kalman.std_weight_position,
+            self._kalman.std_weight_velocity,
+        )
+        cached = getattr(self, "_kernel_cache", None)
+        if cached is None or cached[0] != key:
+            cached = self._kernel_cache = (key, self._build_kernel_settings())
+        return cached[1]
+
+    def _build_kernel_settings(
+        self,
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], I64Array]:
+        """Kalman noise weights (float64), thresholds (float32: NumPy compares float32
+        scores and costs in float32) and flags."""
         from visionflow.tracking import _bytetrack_kernel as kernel
 
         params = np.empty(kernel.N_FLOAT_PARAMS)

@@ -58,6 +58,17 @@ def schedule(seed: int, n_streams: int, n_batches: int) -> Iterator[list[int]]:
         yield slots
 
 
+def next_batch(clips: list[list[Detections]], cursor: list[int], slots: list[int]) -> Detections:
+    """The next frame of each slot's clip as one batch (``frame_index`` = slot)."""
+    parts = []
+    for s in slots:
+        part = clips[s][cursor[s]][np.arange(len(clips[s][cursor[s]]))]
+        part.frame_index = np.full(len(part), len(parts), np.int32)
+        parts.append(part)
+        cursor[s] += 1
+    return Detections.concatenate(parts)
+
+
 PARAMS = {
     "defaults": {},
     "class_agnostic_no_fuse": {"class_aware": False, "fuse_score": False, "min_hits": 3},
@@ -99,14 +110,8 @@ def test_crowded_streams_identical_to_one_bytetrack_per_stream(
     batched = BatchedByteTrack(**params, compiled=compiled)
     outputs = 0
     for slots in schedule(seed, n_streams, n_batches):
-        parts = []
-        for s in slots:
-            part = clips[s][cursor[s]][np.arange(len(clips[s][cursor[s]]))]
-            part.frame_index = np.full(len(part), len(parts), np.int32)
-            parts.append(part)
-            cursor[s] += 1
         stream_ids = [f"cam{s}" for s in slots]
-        dets = Detections.concatenate(parts)
+        dets = next_batch(clips, cursor, slots)
         solver_calls[0] = 0
         expected = reference.update(dets, stream_ids)
         per_stream_calls = solver_calls[0]

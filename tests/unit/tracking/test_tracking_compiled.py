@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
-from test_tracking_batched_crowded import PARAMS, crowded_clip, schedule
+from test_tracking_batched_crowded import PARAMS, crowded_clip, next_batch, schedule
 
 from visionflow.tracking import ByteTrack
 from visionflow.tracking._lsap import solve_lsap
@@ -81,13 +81,7 @@ def test_many_streams_compiled_equals_numpy(params: dict[str, object], seed: int
             assert_same_rows(compiled.predict(stream_ids), numpy.predict(stream_ids))
             assert_same_state(compiled, numpy)
             continue
-        parts = []
-        for s in slots:
-            part = clips[s][cursor[s]][np.arange(len(clips[s][cursor[s]]))]
-            part.frame_index = np.full(len(part), len(parts), np.int32)
-            parts.append(part)
-            cursor[s] += 1
-        dets = Detections.concatenate(parts)
+        dets = next_batch(clips, cursor, slots)
         assert_same_rows(compiled.update(dets, stream_ids), numpy.update(dets, stream_ids))
         assert_same_state(compiled, numpy)
     if seed == 0:
@@ -158,3 +152,14 @@ def test_first_use_compiles_once_per_signature() -> None:
             tracker.update(rows, [f"cam{seed}"])
     ByteTrack(compiled=True).update(crowded_clip(9, 1)[0])
     assert len(kernel.step.signatures) == 1
+
+
+def test_parameters_changed_between_frames_apply_to_both() -> None:
+    compiled, numpy = ByteTrack(compiled=True), ByteTrack(compiled=False)
+    for i, frame in enumerate(crowded_clip(11, 40)):
+        if i == 20:
+            for tracker in (compiled, numpy):
+                tracker.match_threshold = 0.3
+                tracker.min_hits = 1
+        assert_same_rows(compiled.update(frame), numpy.update(frame))
+        assert_same_state(compiled, numpy)
