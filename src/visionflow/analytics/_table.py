@@ -63,8 +63,12 @@ class TrackTable:
             if held.all():
                 return index
             new_ids = track_ids[~held]
-        self._insert(np.sort(new_ids))
-        return np.searchsorted(self.ids, track_ids)
+        new_ids = np.sort(new_ids)
+        self._insert(new_ids)
+        # Each id moves down by the new ids sorted before it; a new id lands at its
+        # insertion point plus the same count. A search in the few new ids, not the table.
+        shifted: npt.NDArray[np.intp] = index + np.searchsorted(new_ids, track_ids)
+        return shifted
 
     def keep(self, mask: npt.NDArray[np.bool_]) -> None:
         """Keep only the rows where ``mask`` is true (bounded memory)."""

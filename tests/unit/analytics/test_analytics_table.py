@@ -1,0 +1,36 @@
+"""The per-track state table of the analytics banks: rows found and inserted in order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from visionflow.analytics._table import TrackTable
+
+
+def _table() -> TrackTable:
+    return TrackTable({"seen": np.int64(-1), "xy": np.zeros(2)})
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_locate_finds_held_ids_and_inserts_new_ones_in_order(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    table = _table()
+    for frame in range(30):
+        ids = rng.choice(np.arange(1, 200, dtype=np.int64), int(rng.integers(0, 60)), replace=False)
+        before = dict(zip(table.ids.tolist(), table["seen"].tolist(), strict=True))
+        index = table.locate(ids)
+        assert np.all(np.diff(table.ids) > 0)  # sorted, unique
+        np.testing.assert_array_equal(table.ids[index], ids)
+        assert set(table.ids.tolist()) == set(before) | set(ids.tolist())
+        for track_id, seen in zip(table.ids.tolist(), table["seen"].tolist(), strict=True):
+            assert seen == before.get(track_id, -1)  # held rows kept, new rows default
+        table["seen"][index] = frame
+        table.keep(rng.random(len(table)) < 0.8)
+
+
+def test_locate_of_nothing_changes_nothing() -> None:
+    table = _table()
+    table.locate(np.asarray([5, 3], np.int64))
+    assert len(table.locate(np.zeros(0, np.int64))) == 0
+    np.testing.assert_array_equal(table.ids, [3, 5])
