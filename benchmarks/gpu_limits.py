@@ -22,6 +22,7 @@ Every figure is the median of ``--repeats`` runs, with min/max.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 import time
 from pathlib import Path
@@ -112,21 +113,34 @@ def _cuda_time_ms(fn: Any, iters: int) -> float:
     return float(start.elapsed_time(end)) / iters
 
 
+def _model_variants() -> list[tuple[str, bool]]:
+    """(runtime, cuda_graphs): torch with and without graphs, ONNX Runtime CUDA when installed."""
+    from visionflow.inference.backends.onnxruntime_cuda import gpu_providers
+
+    variants = [("torch", True), ("torch", False)]
+    if "cuda" in gpu_providers():
+        variants.append(("onnxruntime-cuda", False))
+    return variants
+
+
 def bench_model(repeats: int, iters: int) -> list[dict[str, Any]]:
     import torch
 
     from visionflow.inference.gpu_detector import GpuDetector
 
     rows = []
-    for graphs in (True, False):
+    for runtime, graphs in _model_variants():
         det = GpuDetector.from_darknet(
             MODELS / "yolov3-tiny.cfg",
             MODELS / "yolov3-tiny.weights",
             MODELS / "coco.names",
             cuda_graphs=graphs,
+            runtime=runtime,  # type: ignore[arg-type]
+            cache_dir=Path(os.environ.get("VISIONFLOW_CACHE", "/tmp/vfcache")),
         )
+        dtype = det.backend.dtype
         for batch in BATCHES:
-            inputs = [torch.rand(batch, 3, 416, 416, device="cuda").half() for _ in range(4)]
+            inputs = [torch.rand(batch, 3, 416, 416, device="cuda").to(dtype) for _ in range(4)]
             for x in inputs:  # warm up: capture, cudnn autotune
                 det.backend.run_tensor(x)
             rates = []
@@ -135,13 +149,15 @@ def bench_model(repeats: int, iters: int) -> list[dict[str, Any]]:
                 ms = _cuda_time_ms(lambda x=x, d=det: d.backend.run_tensor(x), iters)
                 rates.append(batch / ms * 1e3)
             row = {
+                "runtime": runtime,
+                "dtype": str(dtype).removeprefix("torch."),
                 "cuda_graphs": graphs,
                 "batch": batch,
                 "images_per_s": spread(rates),
                 "ms_per_batch": batch / spread(rates)["median"] * 1e3,
             }
             print(
-                f"model graphs={graphs!s:5s} batch={batch:2d} "
+                f"model {runtime} graphs={graphs!s:5s} batch={batch:2d} "
                 f"img/s={row['images_per_s']['median']:.0f} ms={row['ms_per_batch']:.3f}"
             )
             rows.append(row)

@@ -125,6 +125,7 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
                 "names": str(models / "coco.names"),
                 "input_size": args.input_size,
                 "cache_dir": str(Path(args.assets) / "cache"),
+                "gpu_runtime": args.gpu_runtime,
             },
             "detector": {"classes": ["person"]},
             "batching": {"max_batch_size": args.batch, "timeout_ms": args.batch_timeout_ms},
@@ -425,6 +426,12 @@ def main() -> None:
         "--diagnose", action="store_true", help="drop timeline, GC pauses, slow source polls"
     )
     parser.add_argument("--nvdec-mode", choices=["auto", "packet", "threaded"], default="auto")
+    parser.add_argument(
+        "--gpu-runtime",
+        choices=["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"],
+        default="torch",
+        help="model.gpu_runtime: what runs the model on the GPU",
+    )
     parser.add_argument(
         "--switch-interval-ms",
         type=float,

@@ -49,6 +49,9 @@ class ModelConfig(_Model):
     names: Path
     input_size: Annotated[int, Field(ge=32, le=4096, multiple_of=32)] | tuple[int, int] = 416
     backend: Literal["onnxruntime"] = "onnxruntime"
+    gpu_runtime: Literal["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"] = "torch"
+    """What runs the model when the device is a GPU: the torch module (fp16, CUDA
+    graphs), or ONNX Runtime's CUDA or TensorRT execution provider (needs onnxruntime-gpu)."""
     threads: Annotated[int, Field(ge=0, le=256)] = 0
     cache_dir: Path | None = None
 

@@ -23,7 +23,7 @@ import logging
 import os
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -36,12 +36,14 @@ from visionflow.types import Detections, Frame
 if TYPE_CHECKING:
     import torch
 
-    from visionflow.inference.backends.torch_backend import TorchBackend
+    from visionflow.inference.backends import DeviceBackend
     from visionflow.inference.gpu_preprocess import PixelFormat
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
+GpuRuntime = Literal["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"]
+"""What runs the model on the GPU: the torch module, or ONNX Runtime with a GPU provider."""
 
 
 def resolve_device(device: str) -> str:
@@ -70,12 +72,13 @@ def resolve_device(device: str) -> str:
 
 
 class GpuDetector:
-    """Detects objects in batches of frames with the torch backend.
+    """Detects objects in batches of frames with a device backend (torch or ONNX Runtime).
 
     Not thread-safe; use one per inference thread.
 
     Args:
-        backend: a :class:`~visionflow.inference.backends.torch_backend.TorchBackend`.
+        backend: a :class:`~visionflow.inference.backends.torch_backend.TorchBackend`
+            or an :class:`~visionflow.inference.backends.onnxruntime_cuda.OrtGpuBackend`.
         class_names: label of each class id.
         input_size_wh: model input ``(width, height)``.
         config: thresholds for decoding and NMS.
@@ -83,7 +86,7 @@ class GpuDetector:
 
     def __init__(
         self,
-        backend: TorchBackend,
+        backend: DeviceBackend,
         class_names: Sequence[str],
         input_size_wh: tuple[int, int],
         config: PostprocessConfig,
@@ -120,28 +123,43 @@ class GpuDetector:
         max_batch_size: int = 64,
         half: bool = True,
         cuda_graphs: bool = True,
+        runtime: GpuRuntime = "torch",
+        cache_dir: PathLike | None = None,
     ) -> GpuDetector:
         """Build the Darknet model as a torch module (fp16 + CUDA graphs on CUDA).
 
         Arguments as :meth:`visionflow.inference.Detector.from_darknet`, plus
         ``device`` (``cuda``, ``cuda:N`` or ``cpu``), ``max_batch_size`` (the
-        largest CUDA graph), ``half`` and ``cuda_graphs``.
+        largest CUDA graph), ``half`` and ``cuda_graphs``. ``runtime``
+        ``onnxruntime-cuda`` or ``onnxruntime-tensorrt`` runs the model's
+        ONNX export (kept in ``cache_dir``) in ONNX Runtime instead.
         """
         require_torch()
-        from visionflow.inference.backends.torch_backend import TorchBackend
-        from visionflow.inference.backends.torch_darknet import build_darknet_module
-        from visionflow.inference.darknet import load_cfg, read_weights
+        backend: DeviceBackend
+        if runtime != "torch":
+            from visionflow.inference.darknet import export_darknet_onnx
 
-        sections = load_cfg(cfg_path, fix_tiny_mask=fix_tiny_mask)
-        module = build_darknet_module(sections, read_weights(weights_path).values, input_size_wh)
-        backend = TorchBackend(
-            module,
-            input_size_wh,
-            device=device,
-            half=half,
-            cuda_graphs=cuda_graphs,
-            max_batch_size=max_batch_size,
-        )
+            if cache_dir is None:
+                raise ValueError(f"runtime={runtime!r} needs cache_dir for the ONNX export")
+            onnx_path = export_darknet_onnx(
+                cfg_path, weights_path, input_size_wh, cache_dir, fix_tiny_mask=fix_tiny_mask
+            )
+            backend = _ort_backend(onnx_path, input_size_wh, device, runtime, max_batch_size)
+        else:
+            from visionflow.inference.backends.torch_backend import TorchBackend
+            from visionflow.inference.backends.torch_darknet import build_darknet_module
+            from visionflow.inference.darknet import load_cfg, read_weights
+
+            sections = load_cfg(cfg_path, fix_tiny_mask=fix_tiny_mask)
+            values = read_weights(weights_path).values
+            backend = TorchBackend(
+                build_darknet_module(sections, values, input_size_wh),
+                input_size_wh,
+                device=device,
+                half=half,
+                cuda_graphs=cuda_graphs,
+                max_batch_size=max_batch_size,
+            )
         config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
         return cls(backend, _labels(class_names), input_size_wh, config)
 
@@ -160,20 +178,29 @@ class GpuDetector:
         max_batch_size: int = 64,
         half: bool = True,
         cuda_graphs: bool = True,
+        runtime: GpuRuntime = "torch",
     ) -> GpuDetector:
-        """A YOLOv5/v8/11 ONNX export converted to torch with ``onnx2torch``."""
-        require_torch()
-        from visionflow.inference.backends.torch_backend import TorchBackend, load_onnx_module
+        """A YOLOv5/v8/11 ONNX export: converted to torch with ``onnx2torch``, or run as is.
 
-        module = load_onnx_module(onnx_path)
-        backend = TorchBackend(
-            module,
-            input_size_wh,
-            device=device,
-            half=half,
-            cuda_graphs=cuda_graphs,
-            max_batch_size=max_batch_size,
-        )
+        ``runtime`` ``torch`` converts the model (fp16, CUDA graphs);
+        ``onnxruntime-cuda`` / ``onnxruntime-tensorrt`` run the file in ONNX
+        Runtime's CUDA or TensorRT execution provider (float32).
+        """
+        require_torch()
+        backend: DeviceBackend
+        if runtime != "torch":
+            backend = _ort_backend(onnx_path, input_size_wh, device, runtime, max_batch_size)
+        else:
+            from visionflow.inference.backends.torch_backend import TorchBackend, load_onnx_module
+
+            backend = TorchBackend(
+                load_onnx_module(onnx_path),
+                input_size_wh,
+                device=device,
+                half=half,
+                cuda_graphs=cuda_graphs,
+                max_batch_size=max_batch_size,
+            )
         config = PostprocessConfig(confidence, nms_iou, _frozen(class_ids), max_detections)
         return cls(backend, _labels(class_names), input_size_wh, config)
 
@@ -275,4 +302,19 @@ class GpuDetector:
         return buffer[:count]  # type: ignore[no-any-return]
 
 
-__all__ = ["GpuDetector", "resolve_device"]
+def _ort_backend(
+    onnx_path: PathLike,
+    input_size_wh: tuple[int, int],
+    device: str,
+    runtime: GpuRuntime,
+    max_batch_size: int,
+) -> DeviceBackend:
+    from visionflow.inference.backends.onnxruntime_cuda import OrtGpuBackend
+
+    provider: Literal["cuda", "tensorrt"] = "tensorrt" if runtime.endswith("tensorrt") else "cuda"
+    return OrtGpuBackend(
+        onnx_path, input_size_wh, device=device, provider=provider, max_batch_size=max_batch_size
+    )
+
+
+__all__ = ["GpuDetector", "GpuRuntime", "resolve_device"]

@@ -334,7 +334,9 @@ def _gpu_detector(
     config: PipelineConfig, names: list[str], class_ids: frozenset[int] | None, device: str
 ) -> GpuDetector:
     model, det = config.model, config.detector
-    log.info("detector on %s (torch backend, fp16, CUDA graphs)", device)
+    runtime = model.gpu_runtime
+    what = "torch backend, fp16, CUDA graphs" if runtime == "torch" else runtime
+    log.info("detector on %s (%s)", device, what)
     if model.kind == "onnx":
         detector = GpuDetector.from_onnx(
             model.weights,
@@ -346,6 +348,7 @@ def _gpu_detector(
             class_ids=class_ids,
             max_detections=det.max_detections,
             max_batch_size=config.batching.max_batch_size,
+            runtime=runtime,
         )
     else:
         assert model.cfg is not None  # the schema enforces it
@@ -360,6 +363,8 @@ def _gpu_detector(
             class_ids=class_ids,
             max_detections=det.max_detections,
             max_batch_size=config.batching.max_batch_size,
+            runtime=runtime,
+            cache_dir=model.cache_dir or default_cache_dir(),
         )
     detector.warm_up()  # capture every CUDA graph before decoder threads start
     return detector

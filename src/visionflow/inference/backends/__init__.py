@@ -7,7 +7,7 @@ modules import their runtime lazily so ``import visionflow`` stays light.
 from __future__ import annotations
 
 import importlib.util
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,28 @@ class InferenceBackend(Protocol):
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """Run the model on ``[B, C, H, W]`` float32 and return its first output."""
+        ...
+
+
+class DeviceBackend(Protocol):
+    """Runs one model on device tensors (the GPU detector's backends).
+
+    Attributes:
+        device: the ``torch.device`` batches live on.
+        dtype: the ``torch.dtype`` the model wants its input in.
+        output_shape: model output shape, dynamic dims as above.
+    """
+
+    device: Any
+    dtype: Any
+    output_shape: tuple[Dim, ...]
+
+    def run_tensor(self, batch: Any) -> Any:
+        """Run on a ``[B, 3, H, W]`` device tensor; return ``[B, ...]`` on the device."""
+        ...
+
+    def warm_up(self) -> None:
+        """Take one-time costs (graph captures, engine builds) now, not on the first batch."""
         ...
 
 
