@@ -42,7 +42,8 @@ def gpu_info() -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
     }
-    for dist in ("pynvvideocodec", "numpy", "onnxruntime", "opencv-python-headless"):
+    dists = ("pynvvideocodec", "numpy", "onnxruntime", "onnxruntime-gpu", "opencv-python-headless")
+    for dist in dists:
         try:
             info[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
