@@ -210,8 +210,9 @@ def _open_session(path: Path, provider: GpuProvider, device_id: int) -> Any:
     except Exception as exc:  # InvalidProtobuf, InvalidGraph, a provider that fails to load ...
         raise ModelFormatError(f"{path}: ONNX Runtime ({name}) cannot load it: {exc}") from exc
     if name not in session.get_providers():  # ORT falls back to the CPU with a warning
+        libraries = "TensorRT (pip install tensorrt)" if provider == "tensorrt" else "CUDA/cuDNN"
         raise MissingDependencyError(
             f"ONNX Runtime could not start {name} on cuda:{device_id} (session has "
-            f"{', '.join(session.get_providers())}); check the CUDA/cuDNN libraries: {ORT_GPU_HINT}"
+            f"{', '.join(session.get_providers())}): are the {libraries} libraries installed?"
         )
     return session
