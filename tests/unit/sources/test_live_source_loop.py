@@ -67,7 +67,10 @@ FAST = ReconnectPolicy(initial_s=0.01, max_s=0.02, jitter="none")
 
 
 def _source(script: Script, **kwargs: object) -> LiveSource:
-    options: dict[str, object] = {"reconnect": FAST, "stall_timeout_s": 1.0} | kwargs
+    # A lane that holds every scripted frame: a loaded machine must not drop frames
+    # (and leave _drain waiting for them) in tests that are not about drops.
+    defaults = {"reconnect": FAST, "stall_timeout_s": 1.0, "buffer_frames": 256}
+    options: dict[str, object] = defaults | kwargs
     return LiveSource("fake://u:secretpw@x/cam", script, stream_id="cam", **options)  # type: ignore[arg-type]
 
 
