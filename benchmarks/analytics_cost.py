@@ -35,7 +35,10 @@ Multi-stream (``results_multi_stream``): the pipeline's analytics hub
 (``AnalyticsHub.roi_filter`` + ``update``, every kind of the scene on every
 stream) on batches of one frame from each of S streams (S = 1, 8, 32, 64,
 ``--tracks-per-stream`` tracks each), timed per batch the same way; this is
-what the inference thread pays per batch with live streams.
+what the inference thread pays per batch with live streams. Two scenes:
+``all_kinds`` (the scene above) and ``live_streams`` (one line and one zone,
+as ``live_streams.py`` configures), each with the banks' compiled kernels
+(``compiled``, the default) and with their NumPy steps (``numpy``).
 
 The result goes to ``benchmarks/results/analytics_cost.json`` (``--out``).
 """
@@ -152,7 +155,7 @@ def build_stage(analytics: dict[str, Any]) -> Any:
     return build._stream_analytics(_config(analytics), "cam0", FPS, list(CLASS_NAMES))
 
 
-def build_hub(analytics: dict[str, Any], n_streams: int) -> Any:
+def build_hub(analytics: dict[str, Any], n_streams: int, *, compiled: bool = True) -> Any:
     """The pipeline's analytics hub for ``n_streams`` streams with the same scene."""
     from visionflow.pipeline import build
     from visionflow.pipeline.stream_analytics import AnalyticsHub
@@ -163,7 +166,8 @@ def build_hub(analytics: dict[str, Any], n_streams: int) -> Any:
         {
             f"cam{i}": build._stream_analytics(config, f"cam{i}", FPS, names)
             for i in range(n_streams)
-        }
+        },
+        compiled=compiled,
     )
 
 
@@ -211,20 +215,48 @@ def time_hub(
     }
 
 
+LIVE_SCENE: dict[str, Any] = {  # live_streams.py's analytics, scaled to a 1080p frame
+    "lines": [{"name": "walkway", "start": [900, 950], "end": [900, 300]}],
+    "zones": [
+        {
+            "name": "plaza",
+            "polygon": [[1170, 570], [1750, 500], [1920, 750], [1920, 1080], [1170, 820]],
+        }
+    ],
+}
+
+
 def run_multi(args: argparse.Namespace) -> dict[str, Any]:
-    section, _ = _supported_scene(("roi", "lines", "zones", "directions"))
+    all_kinds, _ = _supported_scene(("roi", "lines", "zones", "directions"))
     out: dict[str, Any] = {}
-    for n in QUICK_STREAMS if args.quick else STREAM_COUNTS:
-        work = batches(n, args.tracks_per_stream, args.warmup + args.frames, args.seed)
-        cell = time_hub(lambda n=n: build_hub(section, n), work, args.warmup, args.repeats)
-        cell["median_us_per_frame"] = round(cell["median_us_per_batch"] / n, 1)
-        out[str(n)] = cell
-        print(
-            f"{n:>3} streams x {args.tracks_per_stream} tracks: "
-            f"{cell['median_us_per_batch']:>9.1f} µs/batch "
-            f"({cell['median_us_per_frame']:.1f} µs/frame, {cell['events_per_batch']} events)"
-        )
+    for scene, section in (("all_kinds", all_kinds), ("live_streams", LIVE_SCENE)):
+        out[scene] = {}
+        for n in QUICK_STREAMS if args.quick else STREAM_COUNTS:
+            work = batches(n, args.tracks_per_stream, args.warmup + args.frames, args.seed)
+            out[scene][str(n)] = {
+                kind: _hub_cell(section, n, work, args, compiled=kind == "compiled")
+                for kind in ("compiled", "numpy")
+            }
     return out
+
+
+def _hub_cell(
+    section: dict[str, Any],
+    n: int,
+    work: list[tuple[Any, Any]],
+    args: argparse.Namespace,
+    *,
+    compiled: bool,
+) -> dict[str, Any]:
+    make = lambda: build_hub(section, n, compiled=compiled)  # noqa: E731
+    cell = time_hub(make, work, args.warmup, args.repeats)
+    cell["median_us_per_frame"] = round(cell["median_us_per_batch"] / n, 1)
+    print(
+        f"{n:>3} streams x {args.tracks_per_stream} tracks ({'compiled' if compiled else 'numpy'}):"
+        f" {cell['median_us_per_batch']:>9.1f} µs/batch "
+        f"({cell['median_us_per_frame']:.1f} µs/frame, {cell['events_per_batch']} events)"
+    )
+    return cell
 
 
 def trajectories(n_tracks: int, n_frames: int, seed: int) -> list[Any]:

@@ -14,11 +14,18 @@ its cost grows with the number of pairs, not of streams or lines.
 The counting rules are those of :mod:`visionflow.analytics.lines`; a
 :class:`~visionflow.analytics.lines.LineCounter` is a view of one unit (a
 standalone counter is the only unit of a private bank).
+
+By default the per-pair arithmetic of a round (sides, state machine, touch and
+alignment tests) runs as one compiled call
+(:mod:`~visionflow.analytics._line_kernel`, same results value for value);
+``LineBank(compiled=False)`` runs the NumPy code below, the reference.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
+import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,7 +50,10 @@ from visionflow.analytics._table import TrackTable
 from visionflow.analytics._view import Views, check_stream_index
 
 if TYPE_CHECKING:
+    from visionflow.analytics import _line_kernel
     from visionflow.analytics.lines import LineCounter
+
+log = logging.getLogger(__name__)
 
 Points = npt.NDArray[np.float64]
 Rows = npt.NDArray[np.intp]
@@ -130,9 +140,14 @@ class LineBank:
     """The counting lines of every stream, updated one round at a time.
 
     Streams are dense int indices chosen by the caller. Not thread-safe.
+
+    Args:
+        compiled: advance the pairs in one compiled call (numba, imported on
+            first use); ``False`` runs the NumPy reference code (same results).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, compiled: bool = True) -> None:
+        self.compiled = compiled
         self._units = Units(_PARAMS)
         self._views = Views()
         self._lines = Polylines.empty()
@@ -249,6 +264,23 @@ class LineBank:
             or (self._recent.unit == unit).any()
         )
 
+    def warm_up(self) -> None:
+        """Compile the round now (or load it from numba's on-disk cache) instead of
+        on the first frame; a no-op for the NumPy bank. Bank state is unchanged.
+
+        The first compile on a machine takes seconds (about 3.5 s on a 2-core VM);
+        later processes load the cached code in about 0.3 s.
+        """
+        if not self.compiled:
+            return
+        from visionflow.analytics import _line_kernel as kernel
+
+        started = time.perf_counter()
+        none = np.zeros(0, np.intp)
+        kernel.advance(none, none.astype(np.int64), np.zeros((0, 2)), none, *self._kernel_arrays())
+        if (seconds := time.perf_counter() - started) > 1.0:
+            log.info("compiled the line round in %.1f s (cached for later runs)", seconds)
+
     def update(self, rnd: Round) -> dict[int, LineCrossings]:
         """Advance every unit whose stream has a frame in ``rnd``.
 
@@ -273,6 +305,8 @@ class LineBank:
 
     def _advance(self, rnd: Round, pairs: Pairs) -> tuple[Mask, Mask]:
         """Update the state of every pair; return ``[P]`` (crossed, direction_in)."""
+        if self.compiled:
+            return self._advance_compiled(rnd, pairs)
         t = self._table
         index = t.locate(pairs.keys(rnd))
         frame = rnd.frame_number[pairs.row]
@@ -298,9 +332,60 @@ class LineBank:
             )
         moved = stay | done
         t["settled_side"][index[moved]] = side[moved]
-        t["settled_xy"][index[moved]] = points[moved]
+        placed = (stay & (raw != 0)) | done  # on the line is on no side: never the settled point
+        t["settled_xy"][index[placed]] = points[placed]
         t["pending"][index] = np.where(done, 0, pending)
         return crossed, side > 0
+
+    def _advance_compiled(self, rnd: Round, pairs: Pairs) -> tuple[Mask, Mask]:
+        """:meth:`_advance` with the per-pair arithmetic in one compiled call (same results).
+
+        The kernel also runs :meth:`_judge`'s touch and mode tests; the
+        re-acquisition screen then runs here, on the crossings it returns.
+        """
+        from visionflow.analytics import _line_kernel as kernel
+
+        index = self._table.locate(pairs.keys(rnd))
+        crossed: Mask
+        going_in: Mask
+        screen: I64
+        hit_xy: Points
+        crossed, going_in, screen, hit_xy = kernel.advance(
+            index,
+            rnd.frame_number[pairs.row],
+            self._units.points(rnd, pairs),
+            pairs.unit,
+            *self._kernel_arrays(),
+        )
+        if len(screen):
+            crossed[screen] = self._not_recounted(
+                rnd, pairs.unit[screen], index[screen], hit_xy, going_in[screen]
+            )
+        return crossed, going_in
+
+    def _kernel_arrays(self) -> tuple[_line_kernel.State, _line_kernel.Params, _line_kernel.Lines]:
+        """The state columns (written in place), unit parameters and lines, as the kernel
+        takes them (arrays of any layout)."""
+        t, u, lines = self._table, self._units, self._lines
+        state = (
+            t["last_seen"],
+            t["first_seen"],
+            t["observed_side"],
+            t["settled_side"],
+            t["pending"],
+            t["settled_xy"],
+            t["first_new_xy"],
+        )
+        params = (
+            u["min_frames"],
+            u["loose"],
+            u["min_cos"],
+            u["has_direction"],
+            u["direction_x"],
+            u["direction_y"],
+            u["recount_window"],
+        )
+        return state, params, (lines.vertices, lines.segments, lines.normals, lines.segment_table)
 
     def _judge(self, rnd: Round, unit: Rows, rows: Rows, *, now_xy: Points, going_in: Mask) -> Mask:
         """Which confirmed side changes count: touch, mode, re-acquisition.

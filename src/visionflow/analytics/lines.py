@@ -25,7 +25,9 @@ which the track is missing neither extend nor break the run, so positions
 arriving every k-th frame still count exactly once). The change counts only
 if the straight path from the last position on the settled side to the first
 position on the new side touches the line (so passing beyond an end never
-counts, touching an end point does). A point exactly on the line keeps the
+counts, touching an end point does; a point exactly on the line, or on its
+extension beyond an end, is on neither side, so it is never that last
+position). A point exactly on the line keeps the
 side of the track's previous observation, so stopping on the line and going
 on counts once, and touching the line and going back counts nothing. A track
 first seen on a side (e.g. entering the frame already across the line)

@@ -8,14 +8,22 @@ takes a round (at most one frame per stream) and runs the rules of
 :class:`~visionflow.analytics.zones.ZoneCounter` for every (track, zone) pair
 at once; results come out only for the (few) zones with something to report.
 
+The per-pair work of a round (point in polygon, observing, the state
+machine, loitering) runs as one compiled call of
+:mod:`~visionflow.analytics._zone_kernel` (same results, value for value);
+``ZoneBank(compiled=False)`` runs the NumPy steps below instead, the
+reference the kernel is tested against.
+
 A standalone :class:`~visionflow.analytics.zones.ZoneCounter` is a one-unit
 bank on stream 0, so both paths run this code.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -48,7 +56,10 @@ from visionflow.analytics.zone_results import (
 )
 
 if TYPE_CHECKING:
+    from visionflow.analytics import _zone_kernel
     from visionflow.analytics.zones import ZoneCounter
+
+log = logging.getLogger(__name__)
 
 I64 = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.intp]
@@ -86,9 +97,15 @@ class ZoneBank:
     with :meth:`add`; the counter then reads its unit's state here
     (``occupancy()``, ``reset()``, ``crowding`` …) and the bank alone
     advances it. Not thread-safe.
+
+    Args:
+        compiled: run a round's per-pair work as one compiled call (numba,
+            compiled at the first update or by :meth:`warm_up`); ``False``
+            runs the NumPy steps (same results, more interpreter overhead).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, compiled: bool = True) -> None:
+        self.compiled = compiled
         self._units = Units(_PARAMS)
         self._views = Views()
         self._table = TrackTable(_STATE)
@@ -189,6 +206,24 @@ class ZoneBank:
             return None
         return OvercrowdingMonitor.view(self._crowding, unit)
 
+    def warm_up(self) -> None:
+        """Compile the round kernel now (or load it from numba's on-disk cache) instead
+        of at the first update; a no-op for the NumPy steps. The state is unchanged.
+        """
+        if not self.compiled:
+            return
+        started = time.perf_counter()
+        from visionflow.analytics import _zone_kernel as kernel
+
+        empty, no_edges = TrackTable(_STATE), stack_edges([])
+        no_rows = np.zeros(0, np.intp)
+        pairs = (no_rows, no_rows, np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, np.int32))
+        columns, params = _kernel_columns(empty), _kernel_params(Units(_PARAMS))
+        kernel.advance(pairs, empty.ids, columns, params, no_edges)
+        kernel.loiter(pairs, columns, np.zeros(0, np.int64), np.zeros(0, np.bool_))
+        if (seconds := time.perf_counter() - started) > 1.0:
+            log.info("compiled the zone kernel in %.1f s (cached for later runs)", seconds)
+
     def update(self, rnd: Round) -> dict[int, ZoneUpdate]:
         """Advance every unit whose stream has a frame in ``rnd``.
 
@@ -201,15 +236,9 @@ class ZoneBank:
             return {}
         pairs = self._units.pairs(rnd)
         unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
-        frame = rnd.frame_number[pairs.row]
-        points = self._units.points(rnd, pairs)
-        inside_now = inside_polygons(points, self._stacked, pairs.unit)
         index = self._table.locate(pairs.keys(rnd))
-        self._observe(index, points, rnd.tracks.class_id[pairs.row], frame)
-        entered, exited = self._step(index, pairs.unit, inside_now, frame)
-        if entered.any():
-            entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
-        loiter_unit, loitering = self._loitering(index, pairs, inside_now, frame)
+        advance = self._advance_compiled if self.compiled else self._advance
+        entered, exited, loiter_unit, loitering = advance(rnd, pairs, index, unit_frame)
         # Read every row through ``index`` before _forget compacts the table.
         left = self._exits(index[exited], pairs.row[exited].astype(np.int64))
         left_unit = pairs.unit[exited]
@@ -230,6 +259,45 @@ class ZoneBank:
         )
         units = report.units()
         return report.split(units, self._occupancies(units)) if len(units) else {}
+
+    def _advance(
+        self, rnd: Round, pairs: Pairs, index: Rows, unit_frame: I64
+    ) -> tuple[Mask, Mask, Rows, ZoneLoitering]:
+        """The pairs' steps in NumPy: ``(entered, exited)`` masks and the loitering alerts."""
+        frame, points = rnd.frame_number[pairs.row], self._units.points(rnd, pairs)
+        inside_now = inside_polygons(points, self._stacked, pairs.unit)
+        self._observe(index, points, rnd.tracks.class_id[pairs.row], frame)
+        entered, exited = self._step(index, pairs.unit, inside_now, frame)
+        if entered.any():
+            entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
+        loiter_unit, loitering = self._loitering(index, pairs, inside_now, frame)
+        return entered, exited, loiter_unit, loitering
+
+    def _advance_compiled(
+        self, rnd: Round, pairs: Pairs, index: Rows, unit_frame: I64
+    ) -> tuple[Mask, Mask, Rows, ZoneLoitering]:
+        """:meth:`_advance` with the per-pair work in one compiled call (same results)."""
+        from visionflow.analytics import _zone_kernel as kernel
+
+        # The kernel's one signature: C-contiguous inputs of these dtypes (copies only of odd ones).
+        kernel_pairs = (
+            np.ascontiguousarray(index, np.intp),
+            np.ascontiguousarray(pairs.unit, np.intp),
+            np.ascontiguousarray(rnd.frame_number[pairs.row], np.int64),
+            np.ascontiguousarray(self._units.points(rnd, pairs), np.float64),
+            np.ascontiguousarray(rnd.tracks.class_id[pairs.row], np.int32),
+        )
+        params = _kernel_params(self._units)
+        columns = _kernel_columns(self._table)
+        inside_now, entered, exited, due, dwell, deferred = kernel.advance(
+            kernel_pairs, self._table.ids, columns, params, self._stacked
+        )
+        if deferred:  # an entry where a hand-over may continue a visit: loitering after it
+            entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
+            columns = _kernel_columns(self._table)
+            due, dwell = kernel.loiter(kernel_pairs, columns, params[1], inside_now)
+        loiter_unit, loitering = self._loiter_report(index, pairs, due, dwell)
+        return entered, exited, loiter_unit, loitering
 
     def _observe(
         self, index: Rows, points: Points, class_id: npt.NDArray[np.int32], frame: I64
@@ -298,10 +366,16 @@ class ZoneBank:
         dwell = frame - t["enter_frame"][index] + 1
         due = inside_now & (threshold > 0) & t["inside"][index] & ~t["loitered"][index]
         due &= dwell >= threshold
+        t["loitered"][index[due]] = True
+        return self._loiter_report(index, pairs, due, dwell)
+
+    def _loiter_report(
+        self, index: Rows, pairs: Pairs, due: Mask, dwell: I64
+    ) -> tuple[Rows, ZoneLoitering]:
+        """The alerts ``due`` (already marked ``loitered``) of the pairs, with their dwell."""
         if not due.any():
             return np.zeros(0, np.intp), NO_LOITERING
-        rows = index[due]
-        t["loitered"][rows] = True
+        t, rows = self._table, index[due]
         return pairs.unit[due], ZoneLoitering(
             row=pairs.row[due].astype(np.int64),
             track_id=key_tracks(t.ids[rows]),
@@ -366,3 +440,18 @@ class ZoneBank:
         t.keep(~np.isin(key_units(t.ids), units))
         self._crowding.reset(units)
         self._handovers[units] = 0
+
+
+def _kernel_columns(table: TrackTable) -> _zone_kernel.Columns:
+    """The table's columns as the zone kernel takes them (any layout, written in place)."""
+    from visionflow.analytics import _zone_kernel as kernel
+
+    return cast("_zone_kernel.Columns", tuple(table[name] for name in kernel.COLUMNS))
+
+
+def _kernel_params(units: Units) -> _zone_kernel.Params:
+    """The units' parameters as the zone kernel takes them (C-contiguous int64)."""
+    from visionflow.analytics import _zone_kernel as kernel
+
+    params = tuple(np.ascontiguousarray(units[name], np.int64) for name in kernel.PARAMS)
+    return cast("_zone_kernel.Params", params)

@@ -199,6 +199,7 @@ def _build_stages(
             if src.fps > 0
         }
     )
+    analytics.warm_up()  # compile the line and zone kernels before any frame waits for them
     tracker = build_multistream_tracker(config.tracker)
     if isinstance(tracker, BatchedByteTrack):
         tracker.warm_up()  # compile the tracker step before any frame waits for it

@@ -258,16 +258,18 @@ class AnalyticsHub:
     Each kind of analytic is one bank whose units are the counters of every
     stream; :meth:`update` advances each bank once per round (one frame per
     stream), so its cost grows with the number of tracks, not of streams.
-    Streams get a dense index, never reused, when added.
+    Streams get a dense index, never reused, when added. ``compiled=False``
+    runs the line and zone banks' NumPy steps instead of their compiled
+    kernels (same results; the reference and the benchmarks' baseline).
     """
 
-    def __init__(self, streams: dict[str, StreamAnalytics]) -> None:
+    def __init__(self, streams: dict[str, StreamAnalytics], *, compiled: bool = True) -> None:
         self._streams: dict[str, StreamAnalytics] = {}
         self._index: dict[str, int] = {}
         self._num_indices = 0
         self._with_roi: frozenset[str] = frozenset()
-        self._lines = LineBank()
-        self._zones = ZoneBank()
+        self._lines = LineBank(compiled=compiled)
+        self._zones = ZoneBank(compiled=compiled)
         self._directions = DirectionBank()
         self._rois = RoiBank()
         for stream_id, analytics in streams.items():
@@ -294,6 +296,11 @@ class AnalyticsHub:
             self._with_roi = self._with_roi | {stream_id}
         self._index = {**self._index, stream_id: index}
         self._streams = {**self._streams, stream_id: analytics}
+
+    def warm_up(self) -> None:
+        """Compile (or load from numba's cache) the banks' kernels before any frame waits."""
+        self._lines.warm_up()
+        self._zones.warm_up()
 
     def has(self, stream_id: str) -> bool:
         """Whether ``stream_id``'s counters exist (built at its first frame when live)."""
