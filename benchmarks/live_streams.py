@@ -125,7 +125,8 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
                 "names": str(models / "coco.names"),
                 "input_size": args.input_size,
                 "cache_dir": str(Path(args.assets) / "cache"),
-                "gpu_runtime": args.gpu_runtime,
+                # named only when chosen: older visionflow (an A/B's baseline) lacks the key
+                **({"gpu_runtime": args.gpu_runtime} if args.gpu_runtime != "torch" else {}),
             },
             "detector": {"classes": ["person"]},
             "batching": {"max_batch_size": args.batch, "timeout_ms": args.batch_timeout_ms},

@@ -10,7 +10,9 @@ comparison apply; boxes are held to half of its pixel tolerance.
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,15 @@ pytestmark = [
     pytest.mark.gpu,
     pytest.mark.skipif("cuda" not in gpu_providers(), reason="onnxruntime-gpu not installed"),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _free_sessions() -> Iterator[None]:
+    """Release this module's ONNX Runtime sessions (and their GPU arenas) before later
+    modules measure GPU memory: a failed test's traceback would keep one alive."""
+    yield
+    gc.collect()
+    torch.cuda.empty_cache()
 
 
 @pytest.fixture(scope="module")
