@@ -33,11 +33,15 @@ Tests run both paths on random many-stream scenes and compare every column.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 from numba import njit, types
+
+if TYPE_CHECKING:
+    from visionflow.analytics._pairs import Units
+    from visionflow.analytics._table import TrackTable
 
 Mask = npt.NDArray[np.bool_]
 I32 = npt.NDArray[np.int32]
@@ -266,3 +270,14 @@ def loiter(
     return _loitering(
         index, unit, inside_now, frame, loitering_frames, (inside, enter_frame, loitered)
     )
+
+
+def table_columns(table: TrackTable) -> Columns:
+    """The table's columns as the zone kernel takes them (any layout, written in place)."""
+    return cast("Columns", tuple(table[name] for name in COLUMNS))
+
+
+def unit_params(units: Units) -> Params:
+    """The units' parameters as the zone kernel takes them (C-contiguous int64)."""
+    params = tuple(np.ascontiguousarray(units[name], np.int64) for name in PARAMS)
+    return cast("Params", params)

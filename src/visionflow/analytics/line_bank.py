@@ -27,7 +27,6 @@ import itertools
 import logging
 import time
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,6 +47,7 @@ from visionflow.analytics._polyline import Polylines, path_hits, polyline_sides
 from visionflow.analytics._recount import RecentCrossings, member
 from visionflow.analytics._table import TrackTable
 from visionflow.analytics._view import Views, check_stream_index
+from visionflow.analytics.line_results import LineCrossings, LineSpec
 
 if TYPE_CHECKING:
     from visionflow.analytics import _line_kernel
@@ -60,58 +60,6 @@ Rows = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 Counts = tuple[dict[int, int], dict[int, int]]  # (in, out): class_id → crossings
-
-
-@dataclass(frozen=True, slots=True)
-class LineCrossings:
-    """Crossings counted by one line in one update, one row per crossing.
-
-    Attributes:
-        row: ``[K]`` int64 row of the crossing track in the ``tracks`` passed in
-            (for a bank: in the round's tracks).
-        track_id: ``[K]`` int64 track id.
-        class_id: ``[K]`` int32 class of the track in this frame.
-        direction_in: ``[K]`` bool, ``True`` for *in*, ``False`` for *out*.
-    """
-
-    row: npt.NDArray[np.int64]
-    track_id: npt.NDArray[np.int64]
-    class_id: npt.NDArray[np.int32]
-    direction_in: npt.NDArray[np.bool_]
-
-    @classmethod
-    def empty(cls) -> LineCrossings:
-        """No crossings."""
-        return cls(
-            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, bool)
-        )
-
-    def __len__(self) -> int:
-        return len(self.row)
-
-
-@dataclass(frozen=True, slots=True)
-class LineSpec:
-    """What a bank needs to know of one line (validated by ``LineCounter``).
-
-    Attributes:
-        vertices: ``[V, 2]`` the line's points in pixels.
-        direction: unit ``(dx, dy)`` crossings must move along, or ``None``.
-        min_cos: cosine of the mode's largest angle (unused in loose mode).
-    """
-
-    vertices: Points
-    in_name: str
-    out_name: str
-    class_ids: frozenset[int] | None
-    anchor: str
-    min_frames: int
-    forget_frames: int
-    loose: bool
-    min_cos: float
-    direction: Points | None
-    recount_window_frames: int
-    recount_radius_px: float
 
 
 _PARAMS: dict[str, np.generic] = {

@@ -81,7 +81,8 @@ from visionflow.analytics._pairs import Round
 from visionflow.analytics._recount import unit_direction
 from visionflow.analytics._table import check_positive
 from visionflow.analytics._view import UnitView
-from visionflow.analytics.line_bank import LineBank, LineCrossings, LineSpec
+from visionflow.analytics.line_bank import LineBank
+from visionflow.analytics.line_results import LineCrossings, LineSpec
 from visionflow.geometry import Line, Polyline
 from visionflow.types import Detections
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -42,6 +42,7 @@ from visionflow.analytics._pairs import (
 from visionflow.analytics._polygon import Edges, inside_polygons, polygon_edges, stack_edges
 from visionflow.analytics._table import TrackTable, count_by_class
 from visionflow.analytics._view import Views, check_stream_index
+from visionflow.analytics._zone_steps import observe, step
 from visionflow.analytics.crowding import CrowdingChange, CrowdingStates, OvercrowdingMonitor
 from visionflow.analytics.zone_results import (
     NO_EXITS,
@@ -56,7 +57,6 @@ from visionflow.analytics.zone_results import (
 )
 
 if TYPE_CHECKING:
-    from visionflow.analytics import _zone_kernel
     from visionflow.analytics.zones import ZoneCounter
 
 log = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ class ZoneBank:
         empty, no_edges = TrackTable(_STATE), stack_edges([])
         no_rows = np.zeros(0, np.intp)
         pairs = (no_rows, no_rows, np.zeros(0, np.int64), np.zeros((0, 2)), np.zeros(0, np.int32))
-        columns, params = _kernel_columns(empty), _kernel_params(Units(_PARAMS))
+        columns, params = kernel.table_columns(empty), kernel.unit_params(Units(_PARAMS))
         kernel.advance(pairs, empty.ids, columns, params, no_edges)
         kernel.loiter(pairs, columns, np.zeros(0, np.int64), np.zeros(0, np.bool_))
         if (seconds := time.perf_counter() - started) > 1.0:
@@ -266,8 +266,10 @@ class ZoneBank:
         """The pairs' steps in NumPy: ``(entered, exited)`` masks and the loitering alerts."""
         frame, points = rnd.frame_number[pairs.row], self._units.points(rnd, pairs)
         inside_now = inside_polygons(points, self._stacked, pairs.unit)
-        self._observe(index, points, rnd.tracks.class_id[pairs.row], frame)
-        entered, exited = self._step(index, pairs.unit, inside_now, frame)
+        observe(self._table, index, points, rnd.tracks.class_id[pairs.row], frame)
+        entered, exited = step(
+            self._table, self._units, index, pairs.unit, inside_now=inside_now, frame=frame
+        )
         if entered.any():
             entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
         loiter_unit, loitering = self._loitering(index, pairs, inside_now, frame)
@@ -287,47 +289,17 @@ class ZoneBank:
             np.ascontiguousarray(self._units.points(rnd, pairs), np.float64),
             np.ascontiguousarray(rnd.tracks.class_id[pairs.row], np.int32),
         )
-        params = _kernel_params(self._units)
-        columns = _kernel_columns(self._table)
+        params = kernel.unit_params(self._units)
+        columns = kernel.table_columns(self._table)
         inside_now, entered, exited, due, dwell, deferred = kernel.advance(
             kernel_pairs, self._table.ids, columns, params, self._stacked
         )
         if deferred:  # an entry where a hand-over may continue a visit: loitering after it
             entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
-            columns = _kernel_columns(self._table)
+            columns = kernel.table_columns(self._table)
             due, dwell = kernel.loiter(kernel_pairs, columns, params[1], inside_now)
         loiter_unit, loitering = self._loiter_report(index, pairs, due, dwell)
         return entered, exited, loiter_unit, loitering
-
-    def _observe(
-        self, index: Rows, points: Points, class_id: npt.NDArray[np.int32], frame: I64
-    ) -> None:
-        t = self._table
-        new = t["first_seen"][index] < 0
-        t["first_seen"][index[new]] = frame[new]
-        t["first_xy"][index[new]] = points[new]
-        t["last_xy"][index] = points
-        t["last_seen"][index] = frame
-        t["class_id"][index] = class_id
-
-    def _step(self, index: Rows, unit: Rows, inside_now: Mask, frame: I64) -> tuple[Mask, Mask]:
-        """Update rows ``index``; return (entered, exited) masks over them."""
-        t = self._table
-        was_inside = t["inside"][index]
-        t["last_inside"][index[inside_now]] = frame[inside_now]
-        contradicts = inside_now != was_inside
-        pending = np.where(contradicts, t["pending"][index] + 1, 0)
-        starts = contradicts & (pending == 1)
-        t["run_start"][index[starts]] = frame[starts]
-        done = pending >= self._units["min_frames"][unit]
-        entered, exited = done & inside_now, done & ~inside_now
-        rows = index[entered]
-        t["enter_frame"][rows] = t["run_start"][rows]
-        t["entry_id"][rows] = key_tracks(t.ids[rows])
-        t["loitered"][rows] = False
-        t["inside"][index[done]] = inside_now[done]
-        t["pending"][index] = np.where(done, 0, pending)
-        return entered, exited
 
     def _hand_over(self, index: Rows, unit: Rows, entered: Mask, unit_frame: I64) -> Mask:
         """Let entering tracks continue lost tracks' visits; return the mask of those."""
@@ -440,18 +412,3 @@ class ZoneBank:
         t.keep(~np.isin(key_units(t.ids), units))
         self._crowding.reset(units)
         self._handovers[units] = 0
-
-
-def _kernel_columns(table: TrackTable) -> _zone_kernel.Columns:
-    """The table's columns as the zone kernel takes them (any layout, written in place)."""
-    from visionflow.analytics import _zone_kernel as kernel
-
-    return cast("_zone_kernel.Columns", tuple(table[name] for name in kernel.COLUMNS))
-
-
-def _kernel_params(units: Units) -> _zone_kernel.Params:
-    """The units' parameters as the zone kernel takes them (C-contiguous int64)."""
-    from visionflow.analytics import _zone_kernel as kernel
-
-    params = tuple(np.ascontiguousarray(units[name], np.int64) for name in kernel.PARAMS)
-    return cast("_zone_kernel.Params", params)
