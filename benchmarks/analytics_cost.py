@@ -38,7 +38,8 @@ stream) on batches of one frame from each of S streams (S = 1, 8, 32, 64,
 what the inference thread pays per batch with live streams. Two scenes:
 ``all_kinds`` (the scene above) and ``live_streams`` (one line and one zone,
 as ``live_streams.py`` configures), each with the banks' compiled kernels
-(``compiled``, the default) and with their NumPy steps (``numpy``).
+(``compiled``, the default) and with their NumPy steps (``numpy``), their
+repeats alternating so that both meet the same moments of a noisy machine.
 
 The result goes to ``benchmarks/results/analytics_cost.json`` (``--out``).
 """
@@ -46,6 +47,7 @@ The result goes to ``benchmarks/results/analytics_cost.json`` (``--out``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import sys
@@ -193,25 +195,35 @@ def time_hub(
     make: Callable[[], Any], work: list[tuple[Any, Any]], warmup: int, repeats: int
 ) -> dict[str, Any]:
     """Time ``roi_filter`` + ``update`` per batch (after ``warmup`` batches), ``repeats`` times."""
-    medians, all_ns, events = [], [], 0
-    for _ in range(repeats):
-        hub = make()
-        for batch, det in work[:warmup]:
-            hub.update(batch, hub.roi_filter(batch, det))
-        times = []
-        for batch, det in work[warmup:]:
-            t0 = time.perf_counter_ns()
-            out = hub.update(batch, hub.roi_filter(batch, det))
-            times.append(time.perf_counter_ns() - t0)
-            events += len(out)
-        medians.append(statistics.median(times))
-        all_ns += times
-    timed = (len(work) - warmup) * repeats
+    runs = [_hub_run(make, work, warmup) for _ in range(repeats)]
+    return _hub_cell_of(runs, len(work) - warmup)
+
+
+def _hub_run(
+    make: Callable[[], Any], work: list[tuple[Any, Any]], warmup: int
+) -> tuple[list[int], int]:
+    """One fresh hub: the per-batch times (ns) after ``warmup`` batches, and the events."""
+    hub, events = make(), 0
+    for batch, det in work[:warmup]:
+        hub.update(batch, hub.roi_filter(batch, det))
+    times = []
+    for batch, det in work[warmup:]:
+        t0 = time.perf_counter_ns()
+        out = hub.update(batch, hub.roi_filter(batch, det))
+        times.append(time.perf_counter_ns() - t0)
+        events += len(out)
+    return times, events
+
+
+def _hub_cell_of(runs: list[tuple[list[int], int]], timed_per_run: int) -> dict[str, Any]:
+    medians = [statistics.median(times) for times, _ in runs]
+    all_ns = [t for times, _ in runs for t in times]
+    events = sum(e for _, e in runs)
     return {
         "median_us_per_batch": round(statistics.median(medians) / 1e3, 1),
         "p90_us_per_batch": round(float(np.percentile(all_ns, 90)) / 1e3, 1),
         "spread_us": [round(min(medians) / 1e3, 1), round(max(medians) / 1e3, 1)],
-        "events_per_batch": round(events / timed, 3),
+        "events_per_batch": round(events / (timed_per_run * len(runs)), 3),
     }
 
 
@@ -227,36 +239,28 @@ LIVE_SCENE: dict[str, Any] = {  # live_streams.py's analytics, scaled to a 1080p
 
 
 def run_multi(args: argparse.Namespace) -> dict[str, Any]:
+    """Each scene and stream count: compiled and NumPy banks, repeats alternating (A/B)."""
     all_kinds, _ = _supported_scene(("roi", "lines", "zones", "directions"))
     out: dict[str, Any] = {}
     for scene, section in (("all_kinds", all_kinds), ("live_streams", LIVE_SCENE)):
         out[scene] = {}
         for n in QUICK_STREAMS if args.quick else STREAM_COUNTS:
             work = batches(n, args.tracks_per_stream, args.warmup + args.frames, args.seed)
-            out[scene][str(n)] = {
-                kind: _hub_cell(section, n, work, args, compiled=kind == "compiled")
-                for kind in ("compiled", "numpy")
-            }
+            runs: dict[str, list[tuple[list[int], int]]] = {"compiled": [], "numpy": []}
+            for _ in range(args.repeats):
+                for kind, kind_runs in runs.items():
+                    make = functools.partial(build_hub, section, n, compiled=kind == "compiled")
+                    kind_runs.append(_hub_run(make, work, args.warmup))
+            out[scene][str(n)] = cells = {k: _hub_cell_of(r, args.frames) for k, r in runs.items()}
+            for kind, cell in cells.items():
+                cell["median_us_per_frame"] = round(cell["median_us_per_batch"] / n, 1)
+                print(
+                    f"{scene:>12} {n:>3} streams x {args.tracks_per_stream} tracks ({kind}): "
+                    f"{cell['median_us_per_batch']:>9.1f} µs/batch "
+                    f"({cell['median_us_per_frame']:.1f} µs/frame, "
+                    f"{cell['events_per_batch']} events)"
+                )
     return out
-
-
-def _hub_cell(
-    section: dict[str, Any],
-    n: int,
-    work: list[tuple[Any, Any]],
-    args: argparse.Namespace,
-    *,
-    compiled: bool,
-) -> dict[str, Any]:
-    make = lambda: build_hub(section, n, compiled=compiled)  # noqa: E731
-    cell = time_hub(make, work, args.warmup, args.repeats)
-    cell["median_us_per_frame"] = round(cell["median_us_per_batch"] / n, 1)
-    print(
-        f"{n:>3} streams x {args.tracks_per_stream} tracks ({'compiled' if compiled else 'numpy'}):"
-        f" {cell['median_us_per_batch']:>9.1f} µs/batch "
-        f"({cell['median_us_per_frame']:.1f} µs/frame, {cell['events_per_batch']} events)"
-    )
-    return cell
 
 
 def trajectories(n_tracks: int, n_frames: int, seed: int) -> list[Any]:
