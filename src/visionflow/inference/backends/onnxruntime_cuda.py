@@ -46,7 +46,7 @@ _PROVIDERS: dict[str, str] = {
     "cuda": "CUDAExecutionProvider",
     "tensorrt": "TensorrtExecutionProvider",
 }
-ORT_GPU_HINT = "pip install onnxruntime-gpu (in place of onnxruntime)"
+ORT_GPU_HINT = "pip uninstall -y onnxruntime && pip install onnxruntime-gpu"
 
 
 class OrtGpuBackend:
