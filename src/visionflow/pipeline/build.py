@@ -305,6 +305,11 @@ def _detector(config: PipelineConfig, device: str) -> Detector | GpuDetector:
     class_ids = resolve_classes(det.classes, names, "detector.classes")
     if device != "cpu":
         return _gpu_detector(config, names, class_ids, device)
+    if model.gpu_runtime != "torch":
+        log.warning(
+            "model.gpu_runtime %s applies on a GPU only; the CPU runs onnxruntime",
+            model.gpu_runtime,
+        )
     if model.kind == "onnx":
         return Detector.from_onnx(
             model.weights,

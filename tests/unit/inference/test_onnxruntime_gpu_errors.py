@@ -51,3 +51,21 @@ def test_the_config_takes_the_gpu_runtime_and_names_a_wrong_one() -> None:
     assert chosen.model.gpu_runtime == "onnxruntime-cuda"
     with pytest.raises(ConfigError, match=r"model\.gpu_runtime"):
         parse_config(base % ", gpu_runtime: tensorflow")
+
+
+def test_a_gpu_runtime_on_the_cpu_is_named_and_the_cpu_detector_built(
+    models_dir: Path, onnx_cache_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from visionflow.inference import Detector
+    from visionflow.pipeline import build
+
+    config = parse_config(
+        "sources: [{id: cam0, uri: v.mp4}]\n"
+        f"model: {{cfg: {models_dir}/yolov3-tiny.cfg, weights: {models_dir}/yolov3-tiny.weights,"
+        f" names: {models_dir}/coco.names, cache_dir: {onnx_cache_dir},"
+        " gpu_runtime: onnxruntime-cuda}\n"
+    )
+    with caplog.at_level("WARNING"):
+        detector = build._detector(config, "cpu")
+    assert isinstance(detector, Detector)
+    assert "gpu_runtime onnxruntime-cuda applies on a GPU only" in caplog.text
