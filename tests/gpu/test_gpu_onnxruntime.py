@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -30,7 +31,7 @@ from test_gpu_detector import (  # noqa: E402
 )
 from test_gpu_pipeline import FRAMES, _config  # noqa: E402
 
-from visionflow.errors import MissingDependencyError  # noqa: E402
+from visionflow.errors import MissingDependencyError, ModelError  # noqa: E402
 from visionflow.inference import Detector  # noqa: E402
 from visionflow.inference.backends.onnxruntime_cuda import OrtGpuBackend, gpu_providers  # noqa: E402
 from visionflow.inference.gpu_detector import GpuDetector  # noqa: E402
@@ -139,3 +140,41 @@ def test_gpu_providers_lists_cuda() -> None:
     assert "cuda" in gpu_providers()
     with pytest.raises(ValueError, match="CUDA device"):
         OrtGpuBackend(DATA / "models" / "yolov3-tiny.cfg", (416, 416), device="cpu")
+
+
+def _conv_model(path: Path, batch: int | str) -> np.ndarray:
+    """A one-convolution ONNX model with input ``[batch, 3, 32, 32]``; returns its weights."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = np.random.default_rng(0).standard_normal((8, 3, 3, 3)).astype(np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])],
+        "conv",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, 3, 32, 32])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [batch, 8, 32, 32])],
+        [numpy_helper.from_array(weights, "w")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return weights
+
+
+@pytest.mark.parametrize("batch", [1, 4, 6])
+def test_a_fixed_batch_model_runs_any_batch_padded(tmp_path: Path, batch: int) -> None:
+    weights = _conv_model(tmp_path / "conv4.onnx", 4)
+    backend = OrtGpuBackend(tmp_path / "conv4.onnx", (32, 32), max_batch_size=64)
+    assert backend.max_batch_size == 4
+    x = torch.rand(batch, 3, 32, 32, device="cuda")
+    reference = torch.nn.functional.conv2d(x, torch.from_numpy(weights).cuda(), padding=1)
+    out = backend.run_tensor(x)
+    assert out.shape == reference.shape
+    torch.testing.assert_close(out, reference, rtol=2e-3, atol=2e-3)
+
+
+def test_a_batch_of_the_wrong_size_is_a_model_error(tmp_path: Path) -> None:
+    _conv_model(tmp_path / "conv.onnx", "batch")
+    backend = OrtGpuBackend(tmp_path / "conv.onnx", (32, 32))
+    with pytest.raises(ModelError, match="ONNX Runtime"):
+        backend.run_tensor(torch.rand(2, 3, 64, 64, device="cuda"))

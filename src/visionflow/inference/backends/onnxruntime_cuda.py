@@ -62,7 +62,9 @@ class OrtGpuBackend:
         provider: ``"cuda"`` or ``"tensorrt"`` (TensorRT builds its engine at
             the first run of each batch size; it falls back to CUDA for nodes
             TensorRT does not take).
-        max_batch_size: the largest batch; larger ones are split.
+        max_batch_size: the largest batch; larger ones are split. A model
+            exported with a fixed batch size ``b`` runs in batches of ``b``,
+            the last one zero-padded.
 
     Raises:
         ModelNotFoundError: ``model_path`` does not exist.
@@ -107,14 +109,20 @@ class OrtGpuBackend:
         width, height = input_size_wh
         self._input_hw = (int(height), int(width))
         self.input_shape: tuple[Dim, ...] = tuple(inputs[0].shape)
+        fixed = self.input_shape[0]
+        # A model exported for one batch size runs every batch padded up to it.
+        self._fixed_batch = fixed if isinstance(fixed, int) and fixed > 0 else None
+        if self._fixed_batch is not None:
+            self.max_batch_size = self._fixed_batch
         self._outputs: dict[int, torch.Tensor] = {}
-        self.output_shape: tuple[Dim, ...] = ("batch", *self._output(1).shape[1:])
+        probe = self._output(self._fixed_batch or 1)
+        self.output_shape: tuple[Dim, ...] = ("batch", *probe.shape[1:])
         logger.info("ONNX Runtime %s provider on %s: %s", provider, self.device, path.name)
 
     def warm_up(self, sizes: list[int] | None = None) -> None:
         """Run every batch size in ``sizes`` (default: 1 and ``max_batch_size``) once now."""
         th = self._torch
-        for size in sizes or sorted({1, self.max_batch_size}):
+        for size in sizes or sorted({self._fixed_batch or 1, self.max_batch_size}):
             self.run_tensor(th.zeros((size, 3, *self._input_hw), device=self.device))
 
     def run_tensor(self, batch: torch.Tensor) -> torch.Tensor:
@@ -128,11 +136,16 @@ class OrtGpuBackend:
             parts = th.split(batch, self.max_batch_size)
             joined: torch.Tensor = th.cat([self.run_tensor(p).clone() for p in parts])
             return joined
+        n = len(batch)
+        if self._fixed_batch is not None and n < self._fixed_batch:
+            padded = th.zeros((self._fixed_batch, *batch.shape[1:]), device=self.device)
+            padded[:n] = batch
+            batch = padded
         batch = batch.to(th.float32).contiguous()
         out = self._output(len(batch))
         th.cuda.current_stream(self.device).synchronize()  # the batch is written
         self._run(batch, out)
-        return out
+        return out[:n]
 
     def _output(self, size: int) -> torch.Tensor:
         """The output tensor of batch size ``size``: shaped by one run, then reused."""
@@ -140,8 +153,7 @@ class OrtGpuBackend:
         if out is None:
             th = self._torch
             probe = th.zeros((size, 3, *self._input_hw), device=self.device)
-            binding = self._bind(probe, None)
-            self._session.run_with_iobinding(binding)
+            binding = self._run(probe, None)
             shape = tuple(binding.get_outputs()[0].shape())
             out = self._outputs[size] = th.empty(shape, dtype=th.float32, device=self.device)
         return out
@@ -160,14 +172,17 @@ class OrtGpuBackend:
             )
         return binding
 
-    def _run(self, batch: torch.Tensor, out: torch.Tensor) -> None:
+    def _run(self, batch: torch.Tensor, out: torch.Tensor | None) -> Any:
+        """Run ``batch`` into ``out`` (``None``: ONNX Runtime allocates); return the binding."""
+        binding = self._bind(batch, out)
         try:
-            self._session.run_with_iobinding(self._bind(batch, out))
+            self._session.run_with_iobinding(binding)
         except Exception as exc:  # onnxruntime raises its own non-exported classes
             raise ModelError(
                 f"{self.path}: ONNX Runtime ({self.provider}) failed on input "
                 f"{tuple(batch.shape)} (model input {self.input_shape}): {exc}"
             ) from exc
+        return binding
 
 
 def gpu_providers() -> list[str]:
