@@ -199,7 +199,9 @@ def _build_stages(
             if src.fps > 0
         }
     )
-    analytics.warm_up()  # compile the line and zone kernels before any frame waits for them
+    # Compile the kernels a frame will need before any frame waits for them (only those:
+    # a pipeline without lines or zones skips seconds of compiling on a fresh machine).
+    analytics.warm_up(lines=bool(config.analytics.lines), zones=bool(config.analytics.zones))
     tracker = build_multistream_tracker(config.tracker)
     if isinstance(tracker, BatchedByteTrack):
         tracker.warm_up()  # compile the tracker step before any frame waits for it

@@ -297,10 +297,17 @@ class AnalyticsHub:
         self._index = {**self._index, stream_id: index}
         self._streams = {**self._streams, stream_id: analytics}
 
-    def warm_up(self) -> None:
-        """Compile (or load from numba's cache) the banks' kernels before any frame waits."""
-        self._lines.warm_up()
-        self._zones.warm_up()
+    def warm_up(self, *, lines: bool = True, zones: bool = True) -> None:
+        """Compile (or load from numba's cache) the banks' kernels before any frame waits.
+
+        Args:
+            lines: warm the line kernel (the config has counting lines).
+            zones: warm the zone kernel (the config has zones).
+        """
+        if lines:
+            self._lines.warm_up()
+        if zones:
+            self._zones.warm_up()
 
     def has(self, stream_id: str) -> bool:
         """Whether ``stream_id``'s counters exist (built at its first frame when live)."""
