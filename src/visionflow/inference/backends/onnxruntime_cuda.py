@@ -115,8 +115,11 @@ class OrtGpuBackend:
         if self._fixed_batch is not None:
             self.max_batch_size = self._fixed_batch
         self._outputs: dict[int, torch.Tensor] = {}
-        probe = self._output(self._fixed_batch or 1)
-        self.output_shape: tuple[Dim, ...] = ("batch", *probe.shape[1:])
+        # One run shapes the output rows; every batch size then gets its tensor without one.
+        size = self._fixed_batch or 1
+        probe = self._torch.zeros((size, 3, *self._input_hw), device=self.device)
+        self._row_shape = tuple(self._run(probe, None).get_outputs()[0].shape())[1:]
+        self.output_shape: tuple[Dim, ...] = ("batch", *self._row_shape)
         logger.info("ONNX Runtime %s provider on %s: %s", provider, self.device, path.name)
 
     def warm_up(self, sizes: list[int] | None = None) -> None:
@@ -148,13 +151,11 @@ class OrtGpuBackend:
         return out[:n]
 
     def _output(self, size: int) -> torch.Tensor:
-        """The output tensor of batch size ``size``: shaped by one run, then reused."""
+        """The output tensor of batch size ``size`` (made once, then reused)."""
         out = self._outputs.get(size)
         if out is None:
             th = self._torch
-            probe = th.zeros((size, 3, *self._input_hw), device=self.device)
-            binding = self._run(probe, None)
-            shape = tuple(binding.get_outputs()[0].shape())
+            shape = (size, *self._row_shape)
             out = self._outputs[size] = th.empty(shape, dtype=th.float32, device=self.device)
         return out
 
