@@ -1,0 +1,141 @@
+"""Where one live 1080p stream's latency goes on the GPU path, hand-off by hand-off.
+
+The GPU counterpart of ``cpu_handoffs.py`` (whose instrumentation it reuses):
+one realtime NVDEC stream (``--realtime-file``, paced at its fps) runs through
+the pipeline of ``live_streams.py`` (YOLOv3-tiny at 416, one line, one zone).
+Host timestamps (``time.monotonic_ns``) are taken at the frame's arrival
+(decoded), the ``put`` into the batcher, the batch leaving the batcher, the
+detector's start, the end of its letterbox, of its model launch and of its
+post-processing (the host waits for the GPU there), tracking start, the
+events' hand-off and the event thread's write. Reported: the median per
+segment over the batches of one run, after the first ``--skip`` batches.
+
+One run per process; an A/B runs this script alternately against two source
+trees (``PYTHONPATH``) and appends every run to ``--out``::
+
+    python benchmarks/gpu_handoffs.py --realtime-file clip.mp4 --label new --out r.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from cpu_handoffs import _instrument, marks  # noqa: E402
+from gpu_common import git_info, gpu_info  # noqa: E402
+from live_streams import pipeline_config  # noqa: E402
+
+SEGMENTS = (
+    ("arrive", "put"),
+    ("put", "batched"),
+    ("batched", "det0"),
+    ("det0", "pre1"),
+    ("pre1", "inf1"),
+    ("inf1", "det1"),
+    ("det1", "trk0"),
+    ("trk0", "pub"),
+    ("pub", "w0"),
+    ("w0", "w1"),
+    ("arrive", "w1"),
+)
+
+
+def _instrument_detector() -> None:
+    """Stamp the ends of the detector's letterbox and model launch (the batch in flight)."""
+    from visionflow.inference.backends.torch_backend import TorchBackend
+    from visionflow.inference.gpu_preprocess import DeviceLetterboxer
+
+    def after(method: Any, name: str) -> Any:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            out = method(*a, **k)
+            if (key := _current_key()) is not None:
+                marks[key][name] = time.monotonic_ns()
+            return out
+
+        return wrapped
+
+    DeviceLetterboxer.__call__ = after(DeviceLetterboxer.__call__, "pre1")  # type: ignore[method-assign]
+    TorchBackend.run_tensor = after(TorchBackend.run_tensor, "inf1")  # type: ignore[method-assign]
+
+
+def _current_key() -> int | None:
+    """The arrival stamp of the batch being detected: the newest with det0 but no det1."""
+    for key in reversed(marks):
+        entry = marks[key]
+        if "det0" in entry:
+            return None if "det1" in entry else key
+    return None
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from visionflow.pipeline import Pipeline
+
+    settings = argparse.Namespace(
+        assets=args.assets,
+        device="cuda",
+        realtime_file=args.realtime_file,
+        streams=1,
+        input_size=416,
+        gpu_runtime="torch",
+        batch=64,
+        batch_timeout_ms=0.0,
+        live_queue_frames=2,
+        nvdec_mode="auto",
+        switch_interval_ms=0.0,
+    )
+    with tempfile.TemporaryDirectory() as out:
+        pipeline = Pipeline(pipeline_config(settings, 0, Path(out)))
+        with pipeline:
+            pipeline.wait(args.seconds)
+            pipeline.stop()
+        summary = pipeline.summary()
+    if summary.error:
+        raise SystemExit(f"pipeline failed: {summary.error}")
+    names = {name for pair in SEGMENTS for name in pair}
+    rows = [m for m in marks.values() if names <= m.keys()][args.skip :]
+    if not rows:
+        raise SystemExit("no complete batch was recorded")
+    segments = {}
+    for a, b in SEGMENTS:
+        values = sorted((r[b] - r[a]) / 1e3 for r in rows)
+        segments[f"{a}->{b}_us"] = {
+            "p50": round(statistics.median(values), 1),
+            "p10": round(values[len(values) // 10], 1),
+            "p90": round(values[len(values) * 9 // 10], 1),
+        }
+    stages = {s.stage: round(s.p50_ms, 3) for s in summary.stats.summary()}
+    return {"label": args.label, "batches": len(rows), "segments": segments, "stages": stages}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--realtime-file", type=Path, required=True)
+    parser.add_argument("--assets", default="data")
+    parser.add_argument("--seconds", type=float, default=12.0, help="run length")
+    parser.add_argument("--skip", type=int, default=60, help="batches left out at the start")
+    parser.add_argument("--label", default="run")
+    parser.add_argument("--out", type=Path, required=True, help="JSON file the run is appended to")
+    args = parser.parse_args()
+    _instrument(marks)
+    _instrument_detector()
+    row = run(args)
+    print(json.dumps({"label": row["label"], **{k: v["p50"] for k, v in row["segments"].items()}}))
+    report: dict[str, Any] = {"benchmark": "gpu_handoffs", "runs": []}
+    if args.out.exists():
+        report = json.loads(args.out.read_text())
+    report.setdefault("gpu", gpu_info())
+    report["runs"].append({**row, "git": git_info()})
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
