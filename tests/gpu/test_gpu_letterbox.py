@@ -103,3 +103,74 @@ def test_fused_nv12_letterbox_reads_pitched_frames_of_other_sizes_in_a_mixed_bat
     assert torch.all(diff < TOLERANCE), diff
     np.testing.assert_array_equal(got_geo.source_wh, want_geo.source_wh)
     assert torch.equal(got[0], got[3])  # pitch does not change the picture
+
+
+def _small_pitched() -> torch.Tensor:
+    """A 642x362 NV12 picture with a 704-byte pitch (a size NVDEC would not give)."""
+    capture = cv2.VideoCapture(str(CLIPS / "vtest_1080p_h264.mp4"))
+    ok, bgr = capture.read()
+    assert ok
+    rgb = cv2.cvtColor(cv2.resize(bgr, (642, 362), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+    small = _nv12_from_rgb(rgb)
+    padded = torch.zeros((small.shape[0], 704), dtype=torch.uint8, device=CUDA)
+    padded[:, :642] = torch.from_numpy(small).to(CUDA)
+    return padded[:, :642]
+
+
+def test_captured_letterbox_replays_the_kernel_on_new_frames() -> None:
+    """One graph, replayed on batches of other frames, sizes and counts, writes what the
+    kernel launched from Python writes; slots past the batch keep their contents."""
+    pictures = _pictures("vtest_1080p_h264.mp4", 8)
+    small = _small_pitched()
+    letterbox = DeviceLetterboxer((416, 416), CUDA, torch.float16, fused_nv12=True)
+    into = torch.full((8, 3, 416, 416), 0.25, dtype=torch.float16, device=CUDA).contiguous(
+        memory_format=torch.channels_last
+    )
+    assert letterbox.capture(into)
+    batches = [pictures, pictures[5:], [small, pictures[0], small], pictures[::-1]]
+    for frames in batches:
+        before = into.clone()
+        got, got_geo = letterbox(frames, "nv12", into)
+        assert letterbox.last_replayed and letterbox.last_fused_frames == len(frames)
+        assert got.data_ptr() == into.data_ptr() and got.shape[0] == len(frames)
+        want, want_geo = letterbox(frames, "nv12")  # the kernel, launched from Python
+        assert not letterbox.last_replayed
+        assert torch.equal(got, want)
+        assert torch.equal(into[len(frames) :], before[len(frames) :])
+        for field in ("scale", "pad_xy", "source_wh"):
+            np.testing.assert_array_equal(getattr(got_geo, field), getattr(want_geo, field))
+    # a batch with a host-decoded RGB frame is not the graph's: letterboxed by the ops, in place
+    rgb = torch.zeros((1080, 1920, 3), dtype=torch.uint8, device=CUDA)
+    got, _ = letterbox([pictures[0], rgb], ["nv12", "rgb"], into)
+    assert not letterbox.last_replayed and got.data_ptr() == into.data_ptr()
+    assert torch.all(got[1, :, :91] == PAD_VALUE)
+
+
+def test_detector_warm_up_captures_the_letterbox_into_the_model_input() -> None:
+    """After warm_up an NV12 batch is letterboxed by a graph replay straight into the
+    model's input buffer; detections equal a detector whose letterbox is launched eagerly."""
+    from visionflow.inference.gpu_detector import GpuDetector
+
+    models = Path(__file__).resolve().parents[2] / "data" / "models"
+    pictures = _pictures("vtest_1080p_h264.mp4", 40)[::4]
+
+    def build() -> GpuDetector:
+        return GpuDetector.from_darknet(
+            models / "yolov3-tiny.cfg",
+            models / "yolov3-tiny.weights",
+            models / "coco.names",
+            max_batch_size=8,
+        )
+
+    graphed, eager = build(), build()
+    graphed.warm_up()
+    eager.backend.warm_up()
+    for size in (1, 3, 8):
+        got = graphed.detect(pictures[:size], "nv12")
+        assert graphed.letterbox.last_replayed
+        want = eager.detect(pictures[:size], "nv12")
+        assert not eager.letterbox.last_replayed
+        assert len(got) > 0
+        np.testing.assert_array_equal(got.frame_index, want.frame_index)
+        np.testing.assert_array_equal(got.xyxy, want.xyxy)
+        np.testing.assert_array_equal(got.confidence, want.confidence)

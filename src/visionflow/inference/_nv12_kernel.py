@@ -5,9 +5,11 @@ kernels per batch, each launched from Python; under load the inference
 thread waits for the GIL between those launches and the stage stretches.
 This kernel does the same arithmetic (cv2 ``INTER_LINEAR`` taps, BT.601
 limited range, clamp, grey canvas) in one launch per batch: each program
-reads the frames it needs through a table of frame addresses, so the
-frames are neither stacked nor copied, and it writes every output pixel,
-canvas included, so the output needs no fill.
+reads its frame through a table of frame addresses and sizes, so the
+frames are neither stacked nor copied, frames of any sizes share a launch,
+and it writes every output pixel, canvas included, so the output needs no
+fill. The launch depends only on the table's shape, so one CUDA graph per
+batch size replays it for any frames (the table is refilled before each replay).
 
 Layouts: a frame is NV12 ``[H * 3 // 2, pitch]`` uint8 (luma rows, then
 interleaved UV rows) at the address in the table; the output is
@@ -47,27 +49,27 @@ def _bilinear(plane, pitch, y0, y1, x0, x1, wx, wy, mask):  # type: ignore[no-un
     return top + (bottom - top) * wy
 
 
-@triton.jit(do_not_specialize=["src_w", "src_h", "new_w", "new_h", "pad_x", "pad_y"])
+@triton.jit
 def _nv12_letterbox(  # type: ignore[no-untyped-def]  # noqa: PLR0917
-    table,  # int64 [n, 3]: frame address, row pitch in bytes, output slot
+    table,  # int64 [n, 9]: address, pitch (bytes), slot, source w, h, resized w, h, pad x, y
     out,  # [B, out_h, out_w, 3] (channels_last memory)
-    src_w,
-    src_h,
-    new_w,
-    new_h,
-    pad_x,
-    pad_y,
     pad_value,
     out_w: tl.constexpr,
     out_h: tl.constexpr,
     block: tl.constexpr,
 ):
-    frame = tl.program_id(0)
+    row = table + tl.program_id(0) * 9
     pixel = tl.program_id(1) * block + tl.arange(0, block)
-    base = tl.load(table + frame * 3).to(tl.pointer_type(tl.uint8))
-    pitch = tl.load(table + frame * 3 + 1)
-    slot = tl.load(table + frame * 3 + 2)
-    valid = pixel < out_w * out_h
+    base = tl.load(row).to(tl.pointer_type(tl.uint8))
+    pitch = tl.load(row + 1)
+    slot = tl.load(row + 2)
+    src_w = tl.load(row + 3).to(tl.int32)
+    src_h = tl.load(row + 4).to(tl.int32)
+    new_w = tl.load(row + 5).to(tl.int32)
+    new_h = tl.load(row + 6).to(tl.int32)
+    pad_x = tl.load(row + 7).to(tl.int32)
+    pad_y = tl.load(row + 8).to(tl.int32)
+    valid = (pixel < out_w * out_h) & (src_w > 0)
     u = pixel % out_w - pad_x
     v = pixel // out_w - pad_y
     inside = valid & (u >= 0) & (u < new_w) & (v >= 0) & (v < new_h)
@@ -99,34 +101,16 @@ def _store_channel(dest, value, inside, valid, pad_value):  # type: ignore[no-un
     tl.store(dest, tl.where(inside, scaled, pad_value).to(dest.dtype.element_ty), mask=valid)
 
 
-def nv12_letterbox(
-    table: Any,
-    out: Any,
-    *,
-    size_wh: tuple[int, int],
-    new_wh: tuple[int, int],
-    pad_xy: tuple[int, int],
-    pad_value: float,
-) -> None:
-    """Letterbox the frames in ``table`` (``[n, 3]`` int64 on the device) into ``out``.
+def nv12_letterbox(table: Any, out: Any, *, pad_value: float) -> None:
+    """Letterbox the frames of ``table`` (``[n, 9]`` int64 on the device) into ``out``.
 
-    Every frame of one call has the size ``size_wh``; ``out`` is a channels_last
-    ``[B, 3, out_h, out_w]`` float tensor whose slots named in the table are
-    written whole (resized picture and canvas).
+    A row is a frame's address, row pitch in bytes, output slot, source
+    ``w, h``, resized ``w, h`` and ``pad_x, pad_y``; a row of source width 0
+    writes nothing. ``out`` is a channels_last ``[B, 3, out_h, out_w]`` float tensor; the slot
+    named in each row is written whole (resized picture and canvas). Frames
+    of one call may differ in size. No host work depends on the table's
+    contents, so a CUDA graph can capture the launch and replay it on new rows.
     """
     out_h, out_w = int(out.shape[2]), int(out.shape[3])
     grid = (int(table.shape[0]), triton.cdiv(out_w * out_h, _BLOCK_PIXELS))
-    _nv12_letterbox[grid](
-        table,
-        out,
-        size_wh[0],
-        size_wh[1],
-        new_wh[0],
-        new_wh[1],
-        pad_xy[0],
-        pad_xy[1],
-        pad_value,
-        out_w=out_w,
-        out_h=out_h,
-        block=_BLOCK_PIXELS,
-    )
+    _nv12_letterbox[grid](table, out, pad_value, out_w=out_w, out_h=out_h, block=_BLOCK_PIXELS)

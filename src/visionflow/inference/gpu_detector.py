@@ -205,9 +205,17 @@ class GpuDetector:
         return cls(backend, _labels(class_names), input_size_wh, config)
 
     def warm_up(self) -> None:
-        """Capture every CUDA graph and compile the letterbox kernel now, not on first use."""
+        """Capture every CUDA graph and compile the letterbox kernel now, not on first use.
+
+        The NV12 letterbox is captured too, one graph per model input buffer
+        (batch size bucket), writing straight into the model's input. Call it
+        before any decoder works on the GPU: work from other threads can
+        invalidate a capture.
+        """
         self.backend.warm_up()
         self.letterbox.warm_up()
+        for buffer in self.backend.input_buffers():
+            self.letterbox.capture(buffer)
 
     def detect(
         self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"
@@ -236,7 +244,8 @@ class GpuDetector:
             self._record(events, 0, stream)
             t0 = time.perf_counter()
             frames = self._on_device(images)
-            batch, geometry = self.letterbox(frames, pixel_format)
+            into = self.backend.input_buffer(len(frames))
+            batch, geometry = self.letterbox(frames, pixel_format, into)
             self._record(events, 1, stream)
             t1 = time.perf_counter()
             raw = self.backend.run_tensor(batch)

@@ -26,9 +26,14 @@ from collections.abc import Callable, Sequence
 from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from visionflow.inference.preprocess import PAD_VALUE, LetterboxGeometry, letterbox_params
+
+TABLE_COLUMNS = 9
+"""Columns of the NV12 kernel's table rows: frame address, row pitch in bytes, output
+slot, source ``w, h``, resized ``w, h``, ``pad_x, pad_y`` (see ``_nv12_kernel``)."""
 
 PixelFormat = Literal["rgb", "nv12"]
 Nv12Kernel = Callable[..., None]
@@ -70,6 +75,39 @@ def _axis(src: int, dst: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return left, right, weight.astype(np.float32)
 
 
+def _blank_rows(count: int) -> npt.NDArray[np.int64]:
+    """Kernel table rows that write nothing (source width 0; resized size 1 x 1)."""
+    rows = np.zeros((count, TABLE_COLUMNS), np.int64)
+    rows[:, 5:7] = 1
+    return rows
+
+
+class _LetterboxGraph:
+    """One captured letterbox launch: its device table and a pinned host copy to refill."""
+
+    def __init__(self, graph: torch.cuda.CUDAGraph, table: torch.Tensor) -> None:
+        self.graph, self.table, self.rows = graph, table, len(table)
+        self._pinned = torch.from_numpy(_blank_rows(self.rows)).pin_memory()
+        self._host: npt.NDArray[np.int64] = self._pinned.numpy()
+        self._copied = torch.cuda.Event()  # type: ignore[no-untyped-call]
+        self._copied.record()
+
+    def host_rows(self) -> npt.NDArray[np.int64]:
+        """The host table to fill for the next replay, blank (the last copy out of it is done)."""
+        self._copied.synchronize()
+        self._host[:] = _BLANK_ROW
+        return self._host
+
+    def replay(self) -> None:
+        """Copy the host table to the device and replay the launch (both queued on the stream)."""
+        self.table.copy_(self._pinned, non_blocking=True)
+        self._copied.record()
+        self.graph.replay()
+
+
+_BLANK_ROW = _blank_rows(1)[0]
+
+
 class DeviceLetterboxer:
     """Letterbox batches of device frames into one reusable model-input tensor.
 
@@ -95,8 +133,11 @@ class DeviceLetterboxer:
             device = torch.device("cuda", torch.cuda.current_device())
         self.device, self.dtype, self.pad_value = device, dtype, pad_value
         self.last_fused_frames = 0  # frames of the last call letterboxed by the Triton kernel
+        self.last_replayed = False  # whether the last call replayed a captured graph
         self._taps: dict[tuple[int, int, PixelFormat], tuple[_Taps, _Taps | None]] = {}
         self._kernel = _nv12_kernel(device) if fused_nv12 is not False else None
+        self._graphs: dict[int, _LetterboxGraph] = {}  # by the data_ptr of their output
+        self._params: dict[tuple[int, int], tuple[float, tuple[int, int], tuple[int, int]]] = {}
         if fused_nv12 and self._kernel is None:
             raise ValueError("fused_nv12=True needs a CUDA device and Triton")
 
@@ -109,6 +150,7 @@ class DeviceLetterboxer:
         self,
         frames: Sequence[torch.Tensor],
         pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb",
+        into: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, LetterboxGeometry]:
         """Letterbox ``frames``.
 
@@ -116,6 +158,10 @@ class DeviceLetterboxer:
             frames: ``rgb``: ``[H, W, 3]`` uint8; ``nv12``: ``[H * 3 // 2, W]``
                 uint8 (luma rows, then interleaved UV rows). Sizes may differ.
             pixel_format: the layout of every frame, or one per frame.
+            into: write into the first slots of this ``[B, 3, H, W]`` tensor
+                (``B >= len(frames)``, channels_last, ``dtype``), e.g. the
+                model's static input, instead of a new one. A batch of NV12
+                device frames replays the graph :meth:`capture` made for it.
 
         Returns:
             ``(batch, geometry)``: ``[B, 3, H, W]`` in ``dtype``, channels_last,
@@ -127,19 +173,32 @@ class DeviceLetterboxer:
         fused = {
             key: self._fusable([frames[s] for s in slots], key[1]) for key, slots in groups.items()
         }
-        out = torch.empty(
-            (len(frames), 3, height, width),
-            dtype=self.dtype,
-            device=self.device,
-            memory_format=torch.channels_last,
-        )
+        self.last_fused_frames = sum(len(groups[key]) for key, yes in fused.items() if yes)
+        graph = self._graphs.get(into.data_ptr()) if into is not None else None
+        self.last_replayed = graph is not None and all(fused.values()) and len(frames) <= graph.rows
+        if self.last_replayed:
+            assert graph is not None and into is not None
+            return into[: len(frames)], self._replay(graph, frames)
+        if into is not None:
+            out = into[: len(frames)]
+        else:
+            out = torch.empty(
+                (len(frames), 3, height, width),
+                dtype=self.dtype,
+                device=self.device,
+                memory_format=torch.channels_last,
+            )
         if not all(fused.values()):  # the kernel writes every pixel, canvas included
             out.fill_(self.pad_value)
         geometry = np.zeros((len(frames), 5), np.float32)
-        self.last_fused_frames = sum(len(groups[key]) for key, yes in fused.items() if yes)
+        on_kernel: list[int] = []
         for (size_wh, fmt), slots in groups.items():
-            fill = self._fill_fused if fused[(size_wh, fmt)] else self._fill
-            geometry[slots] = fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
+            if fused[(size_wh, fmt)]:
+                on_kernel += slots
+            else:
+                geometry[slots] = self._fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
+        if on_kernel:
+            geometry[on_kernel] = self._fill_fused(out, frames, on_kernel)
         return out, LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
 
     def warm_up(self) -> None:
@@ -147,6 +206,50 @@ class DeviceLetterboxer:
         if self._kernel is not None:
             blank = torch.zeros((24, 16), dtype=torch.uint8, device=self.device)
             self([blank], "nv12")
+
+    def capture(self, into: torch.Tensor) -> bool:
+        """Capture the NV12 letterbox of up to ``len(into)`` frames into ``into`` as a CUDA graph.
+
+        Later calls with this ``into`` and NV12 device frames refill a table
+        of frame addresses and sizes, copy it to the device and replay the
+        graph: one copy and one launch whatever the batch, no Triton launch
+        from Python. Capture before any decoder works on the GPU (work from
+        other threads can invalidate a capture). Returns False (and calls
+        keep launching the kernel) without the kernel or when the capture fails.
+        """
+        if self._kernel is None or into.device != self.device:
+            return False
+        rows = len(into)
+        table = torch.from_numpy(_blank_rows(rows)).to(self.device)
+        self._kernel(table, into, pad_value=self.pad_value)  # compiles; blank rows write nothing
+        torch.cuda.synchronize(self.device)
+        graph = torch.cuda.CUDAGraph()
+        try:
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                self._kernel(table, into, pad_value=self.pad_value)
+        except RuntimeError as exc:
+            logger.warning("letterbox CUDA graph for %d frames not captured: %s", rows, exc)
+            return False
+        self._graphs[into.data_ptr()] = _LetterboxGraph(graph, table)
+        return True
+
+    def _replay(self, graph: _LetterboxGraph, frames: Sequence[torch.Tensor]) -> LetterboxGeometry:
+        rows = graph.host_rows()
+        geometry = np.zeros((len(frames), 5), np.float32)
+        for slot, frame in enumerate(frames):
+            rows[slot], geometry[slot] = self._table_row(frame, slot)
+        graph.replay()
+        return LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
+
+    def _table_row(self, frame: torch.Tensor, slot: int) -> tuple[list[int], list[float]]:
+        """A frame's kernel table row and its geometry row (scale, pad, source size)."""
+        size_wh = frame_size_wh(frame, "nv12")
+        params = self._params.get(size_wh)
+        if params is None:
+            params = self._params[size_wh] = letterbox_params(size_wh, self.input_size_wh)
+        scale, new_wh, pad_xy = params
+        row = [frame.data_ptr(), frame.stride(0), slot, *size_wh, *new_wh, *pad_xy]
+        return row, [scale, *pad_xy, *size_wh]
 
     def _fusable(self, frames: list[torch.Tensor], pixel_format: PixelFormat) -> bool:
         """NV12 frames the kernel can read in place: on this device, rows of contiguous bytes."""
@@ -157,26 +260,14 @@ class DeviceLetterboxer:
         )
 
     def _fill_fused(
-        self,
-        out: torch.Tensor,
-        frames: list[torch.Tensor],
-        slots: list[int],
-        size_wh: tuple[int, int],
-        pixel_format: PixelFormat,
-    ) -> list[float]:
-        assert self._kernel is not None and pixel_format == "nv12"
-        scale, new_wh, pad_xy = letterbox_params(size_wh, self.input_size_wh)
-        rows = [(f.data_ptr(), f.stride(0), slot) for f, slot in zip(frames, slots, strict=True)]
-        table = torch.tensor(rows, dtype=torch.int64, pin_memory=True)
-        self._kernel(
-            table.to(self.device, non_blocking=True),
-            out,
-            size_wh=size_wh,
-            new_wh=new_wh,
-            pad_xy=pad_xy,
-            pad_value=self.pad_value,
-        )
-        return [scale, pad_xy[0], pad_xy[1], size_wh[0], size_wh[1]]
+        self, out: torch.Tensor, frames: Sequence[torch.Tensor], slots: list[int]
+    ) -> npt.NDArray[np.float32]:
+        """Letterbox the NV12 frames at ``slots`` with one kernel launch; their geometry rows."""
+        assert self._kernel is not None
+        table, geometry = zip(*(self._table_row(frames[s], s) for s in slots), strict=True)
+        host = torch.tensor(table, dtype=torch.int64, pin_memory=True)
+        self._kernel(host.to(self.device, non_blocking=True), out, pad_value=self.pad_value)
+        return np.asarray(geometry, np.float32)
 
     def _fill(
         self,

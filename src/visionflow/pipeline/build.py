@@ -78,9 +78,15 @@ class Components:
         """The sink threads to start with the pipeline."""
         return [w for w in (self.events, self.video) if w is not None]
 
-    def publish(self, batch: EventBatch) -> None:
-        """Hand a batch's events to the event thread (blocks while its queue is full)."""
-        self.events.submit(batch)
+    def publish(self, batch: EventBatch, *, in_place: bool = False) -> None:
+        """Hand a batch's events to the event thread (blocks while its queue is full).
+
+        ``in_place``: write them on the calling thread instead when the event
+        thread is idle (no thread wake-up on the way: small batches, where
+        latency matters more than overlap).
+        """
+        if not (in_place and self.events.handle_if_idle(batch)):
+            self.events.submit(batch)
 
     def attach_stream(self, stream_id: str, fps: float) -> None:
         """Build the per-stream stages (analytics, video) of a stream at ``fps`` frames/s."""

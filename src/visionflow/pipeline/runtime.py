@@ -9,7 +9,10 @@ Threads::
                                                                         thread per broker
 
 The ``infer`` thread detects batch k+1 while the ``track`` thread tracks and
-analyses batch k (a one-batch hand-off, in order). NVDEC streams in threaded
+analyses batch k (a one-batch hand-off, in order). A small batch (a few
+streams) is finished on the ``infer`` thread instead when ``track`` is idle,
+and its events are written there too when the event worker is idle: one
+stream's frame crosses one thread hand-off, from its source to ``infer``. NVDEC streams in threaded
 mode share ``source-pump-N`` threads instead of a source thread each.
 
 File streams are lossless: a full lane blocks its source. Live streams
@@ -59,7 +62,8 @@ _IDLE_TICK_S = 0.2
 _REFRESH_S = 0.5
 _CLOSED = frozenset(state.value for state in TERMINAL_STATES)
 _INLINE_MAX_FRAMES = 4
-"""Batches up to this size are finished on the ``infer`` thread when ``track`` is idle."""
+"""Batches up to this size are finished on the ``infer`` thread when ``track`` is idle,
+and their events written on the finishing thread when the event thread is idle."""
 _GPU_SWITCH_INTERVAL_MS = 1.0
 """GIL switch interval on the GPU path (measured: see ``runtime.gil_switch_interval_ms``)."""
 
@@ -519,7 +523,10 @@ class Pipeline:
         events = comps.analytics.update(batch, tracks)
         self.stats.add_many("tracking", t1 - t0, n)
         self.stats.add_many("analytics", time.perf_counter() - t1, n)
-        comps.publish(EventBatch(events, tuple(f.arrival_ns for f in batch.frames)))
+        comps.publish(
+            EventBatch(events, tuple(f.arrival_ns for f in batch.frames)),
+            in_place=n <= _INLINE_MAX_FRAMES,
+        )
         if self._on_batch is not None:
             self._on_batch(batch, detections, tracks)
         self._hand_to_video(batch, tracks)

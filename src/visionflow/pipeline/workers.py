@@ -49,7 +49,9 @@ class QueueWorker(Generic[T]):
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self.error: BaseException | None = None
         self.cpu_s = 0.0
-        """CPU seconds the worker thread has used so far."""
+        """CPU seconds the worker thread has used so far (not items handled in place)."""
+        self._busy = False
+        """An item is being handled (on the worker thread or in place): the next waits."""
 
     def start(self) -> None:
         """Start the thread."""
@@ -72,6 +74,26 @@ class QueueWorker(Generic[T]):
             self._items.append((item, droppable))
             self._cond.notify_all()
         return None
+
+    def handle_if_idle(self, item: T) -> bool:
+        """Handle ``item`` on the calling thread if nothing is queued or being handled.
+
+        Saves the hand-off (a thread wake-up) when the worker is idle, e.g. one
+        stream's events, which are small. Order is kept: the worker takes no
+        item while this one is handled. Returns False, without handling it,
+        when the worker has work (then :meth:`submit` it), was stopped or failed.
+        """
+        with self._cond:
+            if self._items or self._busy or self.error is not None or not self._thread.is_alive():
+                return False
+            self._busy = True
+        try:
+            self._handle_safely(item)
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+        return True
 
     def close(self, timeout_s: float = 60.0) -> None:
         """Let queued items finish, then stop the thread (idempotent).
@@ -104,9 +126,10 @@ class QueueWorker(Generic[T]):
 
     def _next(self) -> T | _Stop:
         with self._cond:
-            while not self._items:
+            while not self._items or self._busy:
                 self._cond.wait()
             item, _ = self._items.popleft()
+            self._busy = not isinstance(item, _Stop)
             self._cond.notify_all()
         return item
 
@@ -114,11 +137,20 @@ class QueueWorker(Generic[T]):
         started = time.thread_time()
         while not isinstance(item := self._next(), _Stop):
             self.cpu_s = time.thread_time() - started
-            if self.error is not None:
-                continue
             try:
-                self._handle(item)
-            except Exception as exc:  # a sink failure is reported, not fatal
-                log.error("%s failed: %s", self.name, exc)
-                self.error = exc
+                self._handle_safely(item)
+            finally:
+                with self._cond:
+                    self._busy = False
+                    self._cond.notify_all()
         self.cpu_s = time.thread_time() - started
+
+    def _handle_safely(self, item: T) -> None:
+        """Handle ``item`` unless an earlier item failed; keep the first failure."""
+        if self.error is not None:
+            return
+        try:
+            self._handle(item)
+        except Exception as exc:  # a sink failure is reported, not fatal
+            log.error("%s failed: %s", self.name, exc)
+            self.error = exc

@@ -155,6 +155,73 @@ def test_queue_worker_evicts_only_droppable_items_when_full() -> None:
     assert seen == ["busy", "file-0", "live-2", "live-3"]
 
 
+def test_queue_worker_handles_in_place_only_when_idle_and_keeps_the_order() -> None:
+    gate = threading.Event()
+    seen: list[tuple[str, str]] = []
+
+    def handle(item: str) -> None:
+        if item == "slow":
+            gate.wait(5)
+        seen.append((item, threading.current_thread().name))
+
+    worker = QueueWorker[str]("events", handle, capacity=4)
+    assert not worker.handle_if_idle("early")  # no thread yet: it must be submitted
+    worker.start()
+    assert worker.handle_if_idle("a")  # idle: handled here, at once
+    assert seen == [("a", "MainThread")]
+    worker.submit("slow")  # the thread takes it and waits on the gate
+    deadline = time.monotonic() + 5
+    while worker._items and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert not worker.handle_if_idle("b")  # busy: refused, not handled
+    worker.submit("b")
+    worker.submit("c")
+    assert not worker.handle_if_idle("d")  # items queued: refused, so "d" stays behind them
+    worker.submit("d")
+    gate.set()
+    worker.close(timeout_s=5)
+    assert [item for item, _ in seen] == ["a", "slow", "b", "c", "d"]
+    assert all(thread == "events" for item, thread in seen if item != "a")
+
+
+def test_queue_worker_thread_waits_for_an_item_handled_in_place() -> None:
+    """An item submitted while another is handled in place runs after it, not beside it."""
+    started, release = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    def handle(item: str) -> None:
+        if item == "in place":
+            started.set()
+            release.wait(5)
+        seen.append(item)
+
+    worker = QueueWorker[str]("events", handle)
+    worker.start()
+    in_place = threading.Thread(target=worker.handle_if_idle, args=("in place",))
+    in_place.start()
+    assert started.wait(5)
+    worker.submit("queued")
+    time.sleep(0.1)
+    assert seen == []  # the worker thread did not overtake
+    release.set()
+    in_place.join(5)
+    worker.close(timeout_s=5)
+    assert seen == ["in place", "queued"]
+
+
+def test_queue_worker_in_place_failure_is_kept_like_the_threads() -> None:
+    def handle(item: int) -> None:
+        if item == 1:
+            raise OSError("disk full")
+
+    worker = QueueWorker[int]("sink", handle)
+    worker.start()
+    assert worker.handle_if_idle(1)
+    assert isinstance(worker.error, OSError)
+    assert not worker.handle_if_idle(2)  # failed: later items are refused, then discarded
+    worker.close(timeout_s=5)
+
+
 def test_only_streams_cuts_a_detected_batch_and_renumbers_its_slots() -> None:
     """A stream removed between detection and tracking leaves the batch: the other
     frames keep their own boxes, in their new slots."""

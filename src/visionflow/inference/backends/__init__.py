@@ -52,6 +52,15 @@ class DeviceBackend(Protocol):
         """Take one-time costs (graph captures, engine builds) now, not on the first batch."""
         ...
 
+    def input_buffer(self, batch_size: int) -> Any:
+        """A ``[B, 3, H, W]`` device tensor (``B >= batch_size``) whose first ``batch_size``
+        slots :meth:`run_tensor` reads without a copy, or ``None`` (it copies any input)."""
+        ...
+
+    def input_buffers(self) -> list[Any]:
+        """Every input buffer made so far (after :meth:`warm_up`: one per batch size run)."""
+        ...
+
 
 def available_backends() -> list[tuple[str, bool, str]]:
     """Which inference runtimes this environment has.

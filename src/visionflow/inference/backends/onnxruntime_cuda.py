@@ -128,6 +128,14 @@ class OrtGpuBackend:
         for size in sizes or sorted({self._fixed_batch or 1, self.max_batch_size}):
             self.run_tensor(th.zeros((size, 3, *self._input_hw), device=self.device))
 
+    def input_buffer(self, batch_size: int) -> None:
+        """None: ONNX Runtime binds whatever tensor :meth:`run_tensor` gets, no copy."""
+        del batch_size
+
+    def input_buffers(self) -> list[torch.Tensor]:
+        """None made (see :meth:`input_buffer`)."""
+        return []
+
     def run_tensor(self, batch: torch.Tensor) -> torch.Tensor:
         """Run on a ``[B, 3, H, W]`` tensor on the device; returns ``[B, ...]`` on the device.
 

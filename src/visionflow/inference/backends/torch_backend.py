@@ -115,9 +115,22 @@ class TorchBackend:
                 )
                 return out
         graph, static_in, static_out = self._graph(self._bucket(len(batch)))
-        static_in[: len(batch)].copy_(batch)
+        if batch.data_ptr() != static_in.data_ptr():  # else written in place (input_buffer)
+            static_in[: len(batch)].copy_(batch)
         graph.replay()
         return static_out[: len(batch)]
+
+    def input_buffer(self, batch_size: int) -> torch.Tensor | None:
+        """The static input of the CUDA graph that runs ``batch_size`` frames (its whole
+        bucket): a letterbox that writes its first slots saves :meth:`run_tensor` a copy.
+        ``None`` without CUDA graphs or above ``max_batch_size``."""
+        if not self.cuda_graphs or not 0 < batch_size <= self.max_batch_size:
+            return None
+        return self._graph(self._bucket(batch_size))[1]
+
+    def input_buffers(self) -> list[torch.Tensor]:
+        """The static inputs of the CUDA graphs captured so far."""
+        return [entry[1] for entry in self._graphs.values()]
 
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """:class:`~visionflow.inference.backends.InferenceBackend` entry: NumPy in and out."""
