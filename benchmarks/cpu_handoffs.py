@@ -94,9 +94,9 @@ def _instrument(marks: dict[int, dict[str, int]]) -> None:
         return track_
 
     def wrap_publish(publish: Any) -> Any:
-        def publish_(self: Any, events: Any) -> Any:
+        def publish_(self: Any, events: Any, **k: Any) -> Any:
             stamp(events.arrival_ns[0] if events.arrival_ns else None, "pub")
-            return publish(self, events)
+            return publish(self, events, **k)
 
         return publish_
 
