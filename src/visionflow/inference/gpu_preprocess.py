@@ -176,9 +176,12 @@ class DeviceLetterboxer:
         self.last_fused_frames = sum(len(groups[key]) for key, yes in fused.items() if yes)
         graph = self._graphs.get(into.data_ptr()) if into is not None else None
         self.last_replayed = graph is not None and all(fused.values()) and len(frames) <= graph.rows
+        geometry = np.zeros((len(frames), 5), np.float32)
         if self.last_replayed:
             assert graph is not None and into is not None
-            return into[: len(frames)], self._replay(graph, frames)
+            self._fill_table(graph.host_rows(), geometry, frames, groups)
+            graph.replay()
+            return into[: len(frames)], _geometry(geometry)
         if into is not None:
             out = into[: len(frames)]
         else:
@@ -188,18 +191,30 @@ class DeviceLetterboxer:
                 device=self.device,
                 memory_format=torch.channels_last,
             )
+        self._launch(out, geometry, frames, groups, fused)
+        return out, _geometry(geometry)
+
+    def _launch(
+        self,
+        out: torch.Tensor,
+        geometry: npt.NDArray[np.float32],
+        frames: Sequence[torch.Tensor],
+        groups: dict[tuple[tuple[int, int], PixelFormat], list[int]],
+        fused: dict[tuple[tuple[int, int], PixelFormat], bool],
+    ) -> None:
+        """Letterbox without a graph: the kernel for the fusable groups, torch ops for the rest."""
         if not all(fused.values()):  # the kernel writes every pixel, canvas included
             out.fill_(self.pad_value)
-        geometry = np.zeros((len(frames), 5), np.float32)
-        on_kernel: list[int] = []
+        on_kernel = {key: slots for key, slots in groups.items() if fused[key]}
         for (size_wh, fmt), slots in groups.items():
-            if fused[(size_wh, fmt)]:
-                on_kernel += slots
-            else:
+            if not fused[(size_wh, fmt)]:
                 geometry[slots] = self._fill(out, [frames[s] for s in slots], slots, size_wh, fmt)
         if on_kernel:
-            geometry[on_kernel] = self._fill_fused(out, frames, on_kernel)
-        return out, LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
+            assert self._kernel is not None
+            table = _blank_rows(len(frames))  # rows of other slots write nothing
+            self._fill_table(table, geometry, frames, on_kernel)
+            host = torch.from_numpy(table).pin_memory()
+            self._kernel(host.to(self.device, non_blocking=True), out, pad_value=self.pad_value)
 
     def warm_up(self) -> None:
         """Compile the Triton kernel now (a tiny blank frame) instead of on the first batch."""
@@ -233,23 +248,25 @@ class DeviceLetterboxer:
         self._graphs[into.data_ptr()] = _LetterboxGraph(graph, table)
         return True
 
-    def _replay(self, graph: _LetterboxGraph, frames: Sequence[torch.Tensor]) -> LetterboxGeometry:
-        rows = graph.host_rows()
-        geometry = np.zeros((len(frames), 5), np.float32)
-        for slot, frame in enumerate(frames):
-            rows[slot], geometry[slot] = self._table_row(frame, slot)
-        graph.replay()
-        return LetterboxGeometry(geometry[:, 0], geometry[:, 1:3], geometry[:, 3:5])
-
-    def _table_row(self, frame: torch.Tensor, slot: int) -> tuple[list[int], list[float]]:
-        """A frame's kernel table row and its geometry row (scale, pad, source size)."""
-        size_wh = frame_size_wh(frame, "nv12")
-        params = self._params.get(size_wh)
-        if params is None:
-            params = self._params[size_wh] = letterbox_params(size_wh, self.input_size_wh)
-        scale, new_wh, pad_xy = params
-        row = [frame.data_ptr(), frame.stride(0), slot, *size_wh, *new_wh, *pad_xy]
-        return row, [scale, *pad_xy, *size_wh]
+    def _fill_table(
+        self,
+        table: npt.NDArray[np.int64],
+        geometry: npt.NDArray[np.float32],
+        frames: Sequence[torch.Tensor],
+        groups: dict[tuple[tuple[int, int], PixelFormat], list[int]],
+    ) -> None:
+        """Kernel table rows and geometry rows of the NV12 frames in ``groups``, at their slots."""
+        for (size_wh, _), slots in groups.items():
+            params = self._params.get(size_wh)
+            if params is None:
+                params = self._params[size_wh] = letterbox_params(size_wh, self.input_size_wh)
+            scale, new_wh, pad_xy = params
+            picked = [frames[s] for s in slots]
+            table[slots, 0] = [f.data_ptr() for f in picked]
+            table[slots, 1] = [f.stride(0) for f in picked]
+            table[slots, 2] = slots
+            table[slots, 3:] = (*size_wh, *new_wh, *pad_xy)
+            geometry[slots] = (scale, *pad_xy, *size_wh)
 
     def _fusable(self, frames: list[torch.Tensor], pixel_format: PixelFormat) -> bool:
         """NV12 frames the kernel can read in place: on this device, rows of contiguous bytes."""
@@ -258,16 +275,6 @@ class DeviceLetterboxer:
             and pixel_format == "nv12"
             and all(f.device == self.device and f.stride(1) == 1 for f in frames)
         )
-
-    def _fill_fused(
-        self, out: torch.Tensor, frames: Sequence[torch.Tensor], slots: list[int]
-    ) -> npt.NDArray[np.float32]:
-        """Letterbox the NV12 frames at ``slots`` with one kernel launch; their geometry rows."""
-        assert self._kernel is not None
-        table, geometry = zip(*(self._table_row(frames[s], s) for s in slots), strict=True)
-        host = torch.tensor(table, dtype=torch.int64, pin_memory=True)
-        self._kernel(host.to(self.device, non_blocking=True), out, pad_value=self.pad_value)
-        return np.asarray(geometry, np.float32)
 
     def _fill(
         self,
@@ -318,6 +325,11 @@ def _nv12_kernel(device: torch.device) -> Nv12Kernel | None:
         logger.warning("Triton NV12 letterbox unavailable (%s); using torch ops", exc)
         return None
     return nv12_letterbox
+
+
+def _geometry(rows: npt.NDArray[np.float32]) -> LetterboxGeometry:
+    """``[B, 5]`` rows of scale, pad ``x, y`` and source ``w, h`` as a geometry."""
+    return LetterboxGeometry(rows[:, 0], rows[:, 1:3], rows[:, 3:5])
 
 
 def _groups(
