@@ -94,7 +94,10 @@ class _LetterboxGraph:
 
     def host_rows(self) -> npt.NDArray[np.int64]:
         """The host table to fill for the next replay, blank (the last copy out of it is done)."""
-        self._copied.synchronize()
+        # Done already when the caller synchronised since; query() keeps the GIL,
+        # synchronize() gives it up (and may wait a switch interval to get it back).
+        if not self._copied.query():  # type: ignore[no-untyped-call]
+            self._copied.synchronize()
         self._host[:] = _BLANK_ROW
         return self._host
 
