@@ -10,11 +10,16 @@ Two output layouts are recognised from the shape and the class count ``C``:
 Boxes are in model-input pixels. The whole batch is decoded, filtered,
 mapped back through the letterbox and suppressed (class-aware, per image)
 with a handful of NumPy calls; there is no Python loop over boxes, classes
-or images.
+or images. :func:`finish` (top-k, letterbox mapping, NMS, order and cap) runs
+as one compiled call (:mod:`~visionflow.inference._finish_kernel`, the same
+results value for value); ``finish(..., compiled=False)`` runs the NumPy code
+below, the reference.
 """
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +31,11 @@ from visionflow.inference.nms import batched_nms, group_ranks
 from visionflow.inference.preprocess import LetterboxGeometry
 from visionflow.types import Detections, FloatArray
 
+log = logging.getLogger(__name__)
+
 Layout = Literal["yolov5", "yolov8"]
+
+_F32, _I64 = np.dtype(np.float32), np.dtype(np.int64)
 
 
 def detect_layout(shape: tuple[int | str | None, ...], num_classes: int) -> Layout:
@@ -125,7 +134,12 @@ def postprocess(
 
 
 def finish(
-    found: Candidates, geometry: LetterboxGeometry, *, num_classes: int, config: PostprocessConfig
+    found: Candidates,
+    geometry: LetterboxGeometry,
+    *,
+    num_classes: int,
+    config: PostprocessConfig,
+    compiled: bool = True,
 ) -> Detections:
     """Candidates that passed the thresholds -> detections: top-k, NMS, per-image cap.
 
@@ -134,7 +148,99 @@ def finish(
         geometry: the letterbox geometry of their batch.
         num_classes: ``C`` (NMS groups are ``slot * C + class``).
         config: thresholds.
+        compiled: run the compiled kernel (the first call compiles it or loads it from
+            numba's cache: see :func:`warm_up`); ``False`` runs the NumPy code. Both give
+            the same detections, bit for bit. Inputs the kernel does not take (float
+            arrays other than float32, slots or classes other than int64, shapes that
+            disagree, a slot outside ``geometry``) run the NumPy code either way.
     """
+    if compiled:
+        threshold = _kernel_threshold(config.nms_iou)
+        if threshold is not None and _kernel_dtypes(found, geometry):
+            from visionflow.inference import _finish_kernel as kernel
+
+            handled, xyxy, score, class_id, slot = kernel.finish(
+                found.xywh,
+                found.score,
+                found.slot,
+                found.class_id,
+                geometry.scale,
+                geometry.pad_xy,
+                geometry.source_wh,
+                num_classes,
+                threshold,
+                config.max_candidates,
+                config.max_detections,
+            )
+            if handled:
+                return Detections(xyxy, score, class_id, slot)
+    return _finish_numpy(found, geometry, num_classes=num_classes, config=config)
+
+
+def warm_up() -> None:
+    """Compile :func:`finish`'s kernel now (or load it from numba's on-disk cache)
+    instead of on the first batch.
+
+    The first compile on a machine takes a few seconds; later processes load the
+    cached code in well under a second.
+    """
+    started = time.perf_counter()
+    empty = Candidates(
+        np.zeros(0, np.intp),
+        np.zeros((0, 4), np.float32),
+        np.zeros(0, np.float32),
+        np.zeros(0, np.intp),
+    )
+    geometry = LetterboxGeometry(
+        np.ones(1, np.float32), np.zeros((1, 2), np.float32), np.ones((1, 2), np.float32)
+    )
+    finish(empty, geometry, num_classes=1, config=PostprocessConfig())
+    if (seconds := time.perf_counter() - started) > 1.0:
+        log.info("compiled the post-processing kernel in %.1f s (cached for later runs)", seconds)
+
+
+def _kernel_threshold(iou: float) -> float | None:
+    """The NMS threshold as the kernel compares it (float64), or ``None`` where NumPy
+    would compare in neither float32 nor float64.
+
+    NumPy compares the float32 IoU with a Python number in float32 (NEP 50): the
+    kernel gets that float32 value; a NumPy float64 scalar is compared in float64.
+    """
+    if type(iou) in (float, int):
+        return float(np.float32(iou))
+    dtype = np.result_type(np.float32, iou)
+    if dtype == np.float32:
+        return float(np.float32(iou))
+    if dtype == np.float64:
+        return float(iou)
+    return None
+
+
+def _kernel_dtypes(found: Candidates, geometry: LetterboxGeometry) -> bool:
+    """Whether the arrays have the dtypes the kernel takes (NumPy would compute other
+    float dtypes in their own precision, so they are not converted)."""
+    return (
+        found.xywh.dtype,
+        found.score.dtype,
+        found.slot.dtype,
+        found.class_id.dtype,
+        geometry.scale.dtype,
+        geometry.pad_xy.dtype,
+        geometry.source_wh.dtype,
+        found.xywh.ndim,
+        found.score.ndim,
+        found.slot.ndim,
+        found.class_id.ndim,
+        geometry.scale.ndim,
+        geometry.pad_xy.ndim,
+        geometry.source_wh.ndim,
+    ) == (_F32, _F32, _I64, _I64, _F32, _F32, _F32, 2, 1, 1, 1, 1, 2, 2)
+
+
+def _finish_numpy(
+    found: Candidates, geometry: LetterboxGeometry, *, num_classes: int, config: PostprocessConfig
+) -> Detections:
+    """:func:`finish` in NumPy (the reference of the compiled kernel)."""
     found = found[np.argsort(-found.score, kind="stable")[: config.max_candidates]]
     xyxy = geometry.to_source(xywh_to_xyxy(found.xywh), found.slot)
     kept = batched_nms(xyxy, found.score, found.slot * num_classes + found.class_id, config.nms_iou)

@@ -308,6 +308,9 @@ def _open_sources(
 
 
 def _detector(config: PipelineConfig, device: str) -> Detector | GpuDetector:
+    from visionflow.inference.postprocess import warm_up
+
+    warm_up()  # compile (or load) the NMS kernel before any frame waits for it
     model, det = config.model, config.detector
     names = load_class_names(model.names)
     class_ids = resolve_classes(det.classes, names, "detector.classes")
