@@ -42,6 +42,14 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
+GRAPHED_LETTERBOX_MAX_FRAMES = 4
+"""Batches up to this size are letterboxed by a graph replay into the model's input.
+
+Measured on an H200 (``live_streams_gpu*_ab_graphed_letterbox*.json``): one
+live stream gained 0.3-0.7 ms end to end, but 96 streams (batches of ~32-64)
+lost: preprocess p50 2.1-3.1 ms against 1.2-1.7 and more frames dropped, in
+two of two pairs, for a cause not yet found. Larger batches keep the kernel
+launched from Python into a new tensor, copied into the model's input."""
 GpuRuntime = Literal["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"]
 """What runs the model on the GPU: the torch module, or ONNX Runtime with a GPU provider."""
 
@@ -208,14 +216,16 @@ class GpuDetector:
         """Capture every CUDA graph and compile the letterbox kernel now, not on first use.
 
         The NV12 letterbox is captured too, one graph per model input buffer
-        (batch size bucket), writing straight into the model's input. Call it
+        of up to :data:`GRAPHED_LETTERBOX_MAX_FRAMES` frames, writing straight
+        into the model's input. Call it
         before any decoder works on the GPU: work from other threads can
         invalidate a capture.
         """
         self.backend.warm_up()
         self.letterbox.warm_up()
         for buffer in self.backend.input_buffers():
-            self.letterbox.capture(buffer)
+            if len(buffer) <= GRAPHED_LETTERBOX_MAX_FRAMES:
+                self.letterbox.capture(buffer)
 
     def detect(
         self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"
@@ -244,7 +254,9 @@ class GpuDetector:
             self._record(events, 0, stream)
             t0 = time.perf_counter()
             frames = self._on_device(images)
-            into = self.backend.input_buffer(len(frames))
+            into = None
+            if len(frames) <= GRAPHED_LETTERBOX_MAX_FRAMES:
+                into = self.backend.input_buffer(len(frames))
             batch, geometry = self.letterbox(frames, pixel_format, into)
             self._record(events, 1, stream)
             t1 = time.perf_counter()
@@ -326,4 +338,4 @@ def _ort_backend(
     )
 
 
-__all__ = ["GpuDetector", "GpuRuntime", "resolve_device"]
+__all__ = ["GRAPHED_LETTERBOX_MAX_FRAMES", "GpuDetector", "GpuRuntime", "resolve_device"]
