@@ -90,9 +90,7 @@ class QueueWorker(Generic[T]):
         try:
             self._handle_safely(item)
         finally:
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+            self._idle()
         return True
 
     def close(self, timeout_s: float = 60.0) -> None:
@@ -140,10 +138,14 @@ class QueueWorker(Generic[T]):
             try:
                 self._handle_safely(item)
             finally:
-                with self._cond:
-                    self._busy = False
-                    self._cond.notify_all()
+                self._idle()
         self.cpu_s = time.thread_time() - started
+
+    def _idle(self) -> None:
+        """The item being handled is done: the next may start."""
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
     def _handle_safely(self, item: T) -> None:
         """Handle ``item`` unless an earlier item failed; keep the first failure."""
