@@ -45,9 +45,9 @@ PathLike = str | os.PathLike[str]
 GRAPHED_LETTERBOX_MAX_FRAMES = 4
 """Batches up to this size are letterboxed by a graph replay into the model's input.
 
-Measured on an H200 (``live_streams_gpu*_ab_graphed_letterbox*.json``): one
-live stream gained 0.3-0.7 ms end to end, but 96 streams (batches of ~32-64)
-lost: preprocess p50 2.1-3.1 ms against 1.2-1.7 and more frames dropped, in
+Measured on H200s (``gpu_handoffs_ab_graphed_letterbox.json``,
+``live_streams_gpu96_ab_c7e3223.json``): one live stream gained 0.3-0.7 ms
+end to end, but 96 streams (batches of ~32-64) lost: preprocess p50 2.1-3.1 ms against 1.2-1.7 and more frames dropped, in
 two of two pairs, for a cause not yet found. Larger batches keep the kernel
 launched from Python into a new tensor, copied into the model's input."""
 GpuRuntime = Literal["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"]
@@ -217,9 +217,8 @@ class GpuDetector:
 
         The NV12 letterbox is captured too, one graph per model input buffer
         of up to :data:`GRAPHED_LETTERBOX_MAX_FRAMES` frames, writing straight
-        into the model's input. Call it
-        before any decoder works on the GPU: work from other threads can
-        invalidate a capture.
+        into the model's input. Call it before any decoder works on the GPU:
+        work from other threads can invalidate a capture.
         """
         self.backend.warm_up()
         self.letterbox.warm_up()
