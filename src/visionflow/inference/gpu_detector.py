@@ -47,8 +47,9 @@ GRAPHED_LETTERBOX_MAX_FRAMES = 4
 
 Measured on H200s (``gpu_handoffs_ab_graphed_letterbox.json``,
 ``live_streams_gpu96_ab_c7e3223.json``): one live stream gained 0.3-0.7 ms
-end to end, but 96 streams (batches of ~32-64) lost: preprocess p50 2.1-3.1 ms against 1.2-1.7 and more frames dropped, in
-two of two pairs, for a cause not yet found. Larger batches keep the kernel
+end to end, but 96 streams (batches of ~32-64) lost: preprocess p50
+2.1-3.1 ms against 1.2-1.7 and more frames dropped, in two of two pairs,
+for a cause not yet found. Larger batches keep the kernel
 launched from Python into a new tensor, copied into the model's input."""
 GpuRuntime = Literal["torch", "onnxruntime-cuda", "onnxruntime-tensorrt"]
 """What runs the model on the GPU: the torch module, or ONNX Runtime with a GPU provider."""
