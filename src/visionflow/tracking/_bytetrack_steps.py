@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 I64Array = npt.NDArray[np.int64]
 I32Array = npt.NDArray[np.int32]
+_T = TypeVar("_T", bound=np.generic)
 NO_DET = -1
 _ALL_PAIRS_MAX = 1024
 """Up to this many track x detection pairs, association costs every pair of a stream."""
@@ -41,6 +43,24 @@ def _writable(array: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
     """``array``, or a copy where it is read-only: numba compiles read-only arrays
     as another type, and every new signature is a compile of several seconds."""
     return array if array.flags.writeable else array.copy()
+
+
+def kernel_detections(
+    detections: Detections,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], I32Array, I32Array]:
+    """``xyxy, confidence, class_id, frame_index`` as the compiled kernels take them:
+    contiguous, writable, of the documented dtypes (one compiled signature)."""
+    return (
+        _kernel_array(detections.xyxy, np.float32),
+        _kernel_array(detections.confidence, np.float32),
+        _kernel_array(detections.class_id, np.int32),
+        _kernel_array(detections.frame_index, np.int32),
+    )
+
+
+def _kernel_array(array: npt.NDArray[Any], dtype: type[_T]) -> npt.NDArray[_T]:
+    out: npt.NDArray[_T] = np.ascontiguousarray(array, dtype)
+    return out if out.flags.writeable else out.copy()
 
 
 _PARAMETER_NAMES = (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -83,6 +84,13 @@ class TrackTable:
 
     def __len__(self) -> int:
         return len(self.track_id)
+
+    def columns(self) -> tuple[npt.NDArray[Any], ...]:
+        """The columns in field order (:data:`FIELD_NAMES`), as the compiled kernels take them."""
+        return (
+            self.track_id, self.mean, self.cov, self.state, self.hits,
+            self.frames_since_update, self.class_id, self.score, self.start_frame, self.stream,
+        )  # fmt: skip
 
     def select(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> TrackTable:
         """Rows picked by a boolean mask or an integer index array (copies)."""

@@ -18,20 +18,26 @@ and ids (tests check it).
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from visionflow.tracking._bytetrack_steps import NO_DET, ByteTrackSteps
+from visionflow.tracking._bytetrack_steps import NO_DET, ByteTrackSteps, kernel_detections
 from visionflow.tracking._table import CONFIRMED, TrackTable
 from visionflow.tracking.bytetrack import ByteTrack
 from visionflow.tracking.kalman import BlockKalmanXYAH
 from visionflow.tracking.multistream import _check_slots
 from visionflow.types import Detections
 
+log = logging.getLogger(__name__)
+
 I64Array = npt.NDArray[np.int64]
+_SLOT_CACHE_SIZE = 64
+"""Slot layouts remembered (see :meth:`BatchedByteTrack._slots`); more are rebuilt."""
 
 
 class BatchedByteTrack(ByteTrackSteps):
@@ -64,6 +70,28 @@ class BatchedByteTrack(ByteTrackSteps):
         self._frame_counts = np.zeros(0, np.int64)
         self._next_ids = np.zeros(0, np.int64)
         self._stream_index: dict[str, int] = {}
+        self._slot_cache: dict[tuple[str, ...], tuple[I64Array, I64Array]] = {}
+
+    def warm_up(self) -> None:
+        """Compile the batch kernel now (or load it from numba's on-disk cache) instead
+        of on the first batch; a no-op for the NumPy steps. Tracker state is unchanged."""
+        if not self.compiled:
+            return
+        from visionflow.tracking import _batched_kernel as kernel
+
+        started = time.perf_counter()
+        one_slot = np.zeros(1, np.int64)
+        kernel.update(
+            TrackTable.empty().columns(),
+            np.zeros(1, np.int64),
+            np.ones(1, np.int64),
+            one_slot,
+            one_slot,
+            kernel_detections(Detections.empty()),
+            self._kernel_settings(),
+        )
+        if (seconds := time.perf_counter() - started) > 1.0:
+            log.info("compiled the batched ByteTrack in %.1f s (cached for later runs)", seconds)
 
     @property
     def stream_ids(self) -> tuple[str, ...]:
@@ -75,6 +103,7 @@ class BatchedByteTrack(ByteTrackSteps):
         index = self._stream_index.pop(stream_id, None)
         if index is not None:
             self._tracks = self._tracks.select(self._tracks.stream != index)
+            self._slot_cache.clear()
 
     def update(self, detections: Detections, stream_ids: Sequence[str]) -> Detections:
         """Track one batch; same contract as :meth:`MultiStreamTracker.update`.
@@ -88,9 +117,11 @@ class BatchedByteTrack(ByteTrackSteps):
             The tracked rows of all slots, grouped by slot in slot order (input
             order within a slot), with their stream's ``track_id``.
         """
+        if self.compiled:
+            return self._update_compiled(detections, stream_ids)
         _check_slots(detections, len(stream_ids))
         dets = detections[np.argsort(detections.frame_index, kind="stable")]
-        slot_round, slot_stream = self._rounds(stream_ids)
+        slot_round, slot_stream = self._slots(stream_ids)
         det_round = slot_round[dets.frame_index]
         det_stream = slot_stream[dets.frame_index].astype(np.int32)
         found_rows, found_ids = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
@@ -106,13 +137,36 @@ class BatchedByteTrack(ByteTrackSteps):
         out.track_id = np.concatenate(found_ids)[order]
         return out
 
+    def _update_compiled(self, detections: Detections, stream_ids: Sequence[str]) -> Detections:
+        """:meth:`update` as one call of the compiled batch kernel (same results)."""
+        from visionflow.tracking import _batched_kernel as kernel
+
+        slot_round, slot_stream = self._slots(stream_ids)
+        try:
+            *columns, rows, track_ids = kernel.update(
+                self._tracks.columns(),
+                self._frame_counts,
+                self._next_ids,
+                slot_stream,
+                slot_round,
+                kernel_detections(detections),
+                self._kernel_settings(),
+            )
+        except ValueError:
+            _check_slots(detections, len(stream_ids))  # the error that names the slots
+            raise
+        self._tracks = TrackTable(*columns)
+        out = detections[rows]
+        out.track_id = track_ids
+        return out
+
     def predict(self, stream_ids: Sequence[str]) -> Detections:
         """Advance each slot's stream one frame without detections (skipped inference).
 
         As :meth:`ByteTrack.predict`, per slot: returns the confirmed tracks'
         predicted boxes with ``frame_index`` set to their slot, in slot order.
         """
-        slot_round, slot_stream = self._rounds(stream_ids)
+        slot_round, slot_stream = self._slots(stream_ids)
         slot_of_stream = np.zeros(len(self._frame_counts), np.int32)
         parts = [Detections.empty()]
         for k in range(int(slot_round.max(initial=-1)) + 1):
@@ -126,6 +180,17 @@ class BatchedByteTrack(ByteTrackSteps):
             parts.append(part)
         out = Detections.concatenate(parts)
         return out[np.argsort(out.frame_index, kind="stable")]
+
+    def _slots(self, stream_ids: Sequence[str]) -> tuple[I64Array, I64Array]:
+        """:meth:`_rounds`, remembered per tuple of stream ids (batches repeat their
+        streams); forgotten when a stream is removed. Callers must not modify them."""
+        key = tuple(stream_ids)
+        slots = self._slot_cache.get(key)
+        if slots is None:
+            if len(self._slot_cache) >= _SLOT_CACHE_SIZE:
+                self._slot_cache.clear()
+            slots = self._slot_cache[key] = self._rounds(stream_ids)
+        return slots
 
     def _rounds(self, stream_ids: Sequence[str]) -> tuple[I64Array, I64Array]:
         """Split slots into rounds with each stream at most once, in time order.
