@@ -6,7 +6,9 @@ line, the state machine of each (unit, track) pair, the touch and alignment
 test of the rare confirmed side changes); at a few thousand pairs their
 interpreter and dispatch overhead, not the arithmetic, is the cost.
 :func:`advance` does the same in one compiled call that loops over the pairs
-and releases the GIL.
+and releases the GIL; :func:`round_step` wraps it with the rest of the
+round (pairs, table rows, stale rows, see
+:mod:`~visionflow.analytics._round_kernel`), so a bank's round is one call.
 
 It is the same algorithm, value for value:
 
@@ -43,6 +45,19 @@ import math
 import numpy as np
 import numpy.typing as npt
 from numba import njit, types
+
+from visionflow.analytics._round_kernel import (
+    ROUND_TYPE,
+    UNITS_TYPE,
+    RoundArrays,
+    UnitArrays,
+    frames_of,
+    keys_of,
+    locate,
+    pairs_of,
+    points_of,
+    stale_rows,
+)
 
 F64 = npt.NDArray[np.float64]
 I64 = npt.NDArray[np.int64]
@@ -359,3 +374,58 @@ def advance(
         going_in[i] = side > 0
     screened, screened_xy = _screened(screen, hit_xy)
     return crossed, going_in, screened, screened_xy
+
+
+ROUND_SIGNATURE = (
+    ROUND_TYPE,
+    UNITS_TYPE,
+    _array(types.int64, 1),  # forget_frames of each unit
+    _array(types.int64, 1),  # the table's keys
+    _STATE_TYPE,
+    _PARAMS_TYPE,
+    _LINES_TYPE,
+)
+# (row, unit, keys, index, located, crossed, going_in, screened, screened_xy, stale, n_stale)
+Step = tuple[I64, I64, I64, I64, bool, Mask, Mask, I64, F64, Mask, int]
+
+
+@njit(ROUND_SIGNATURE, cache=True, nogil=True)
+def round_step(
+    rnd: RoundArrays,
+    units: UnitArrays,
+    forget_frames: I64,
+    ids: I64,
+    state: State,
+    params: Params,
+    lines: Lines,
+) -> Step:
+    """A whole ``LineBank.update`` round but the re-acquisition screen and the report.
+
+    The pairs of the round, their keys and table rows, :func:`advance`, and the
+    table rows gone stale after it (``stale_rows``; the caller drops them after
+    the screen, which reads rows by ``index``).
+
+    Args:
+        rnd: the round's arrays (``_round_kernel.round_arrays``).
+        units: ``Units.kernel_arrays()`` of the bank.
+        forget_frames: ``[U]`` the units' forget horizon.
+        ids: ``[T]`` the table's keys, sorted.
+        state, params, lines: as in :func:`advance`.
+
+    Returns:
+        ``(row, unit, keys, index, located, crossed, going_in, screened,
+        screened_xy, stale, n_stale)``. When a key is not in the table yet,
+        ``located`` is false and only ``row``, ``unit`` and ``keys`` are set:
+        insert the keys (``TrackTable.locate``) and run the round again.
+    """
+    xyxy, track_id, class_id, row_stream, row_frame, stream_frame = rnd
+    row, unit = pairs_of(row_stream, class_id, units)
+    keys = keys_of(row, unit, track_id)
+    index, located = locate(ids, keys)
+    none = np.zeros(0, np.bool_)
+    if not located:
+        return row, unit, keys, index, False, none, none, keys[:0], np.zeros((0, 2)), none, 0
+    frame, points = frames_of(row, row_frame), points_of(xyxy, row, unit, units[2])
+    crossed, going_in, screened, hit_xy = advance(index, frame, points, unit, state, params, lines)
+    stale, n_stale = stale_rows(ids, state[0], units[0], stream_frame, forget_frames)
+    return row, unit, keys, index, True, crossed, going_in, screened, hit_xy, stale, n_stale

@@ -95,6 +95,7 @@ class Round:
         *,
         owner: str = "analytics",
         slots: Sequence[int] | None = None,
+        compiled: bool = False,
     ) -> Round:
         """The round of the frames ``tracks.frame_index`` points to (one slot per stream).
 
@@ -106,7 +107,15 @@ class Round:
             owner: name used in error messages.
             slots: the slots of this round (their streams distinct); ``None`` =
                 every slot. ``tracks`` must hold rows of these slots only.
+            compiled: build the rows in one compiled call (numba, imported on
+                first use; the same round); ``False`` runs the NumPy code.
         """
+        if compiled:
+            from visionflow.analytics._round_kernel import rows_of_frames
+
+            rows = rows_of_frames(tracks, slot_stream, slot_frame, num_streams, slots)
+            if rows is not None:  # else: the NumPy code below raises the error
+                return cls(tracks, *rows)
         streams = np.asarray(slot_stream, np.int64)
         frames = np.asarray(slot_frame, np.int64)
         stream_frame = np.full(num_streams, -1, np.int64)
@@ -126,6 +135,14 @@ class Round:
         if points is None:
             points = self._anchors[anchor] = self.tracks.anchors(anchor)
         return points
+
+    def kernel_arrays(
+        self,
+    ) -> tuple[npt.NDArray[np.float32], I64, npt.NDArray[np.int32], I64, I64, I64]:
+        """``(xyxy, track_id, class_id, stream, frame_number, stream_frame)``: the round
+        as the compiled rounds take it (``_round_kernel.RoundArrays``)."""
+        t = self.tracks
+        return t.xyxy, t.track_id, t.class_id, self.stream, self.frame_number, self.stream_frame
 
     def frame_of(self, streams: I64) -> I64:
         """``[K]`` frame number of each stream index in this round, ``-1`` when absent."""
@@ -221,6 +238,7 @@ class _Plan:
         one_stream: the stream when every live unit has the same one, else -1.
         one_anchor: the anchor when every live unit uses the same one, else -1.
         all_classes: every live unit watches every class.
+        kernel: the units as compiled rounds take them (see :meth:`Units.kernel_arrays`).
     """
 
     by_stream: Rows
@@ -229,6 +247,7 @@ class _Plan:
     one_stream: int
     one_anchor: int
     all_classes: bool
+    kernel: tuple[I64, Rows, Rows, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]
 
 
 class Units:
@@ -354,6 +373,11 @@ class Units:
             ok = ok | (known & self._classes[unit, np.where(known, class_id, 0)])
         return np.asarray(ok, bool)
 
+    def kernel_arrays(self) -> tuple[I64, Rows, Rows, npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+        """``(stream, live units ascending, anchor, all_classes, classes [U, C])``: the
+        units as the compiled rounds take them (``_round_kernel.UnitArrays``)."""
+        return self._plan().kernel
+
     def points(self, rnd: Round, pairs: Pairs) -> Points:
         """``[P, 2]`` each pair's anchor point (its unit's anchor of its row's box)."""
         plan = self._plan()
@@ -381,6 +405,7 @@ class Units:
                 one_stream=int(streams[0]) if len(streams) == 1 else -1,
                 one_anchor=int(anchors[0]) if len(anchors) == 1 else -1,
                 all_classes=bool(self._all_classes[live].all()),
+                kernel=(self.stream, live, self.anchor, self._all_classes, self._classes),
             )
         return self._cached_plan
 

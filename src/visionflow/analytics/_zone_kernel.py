@@ -5,7 +5,9 @@ NumPy spends its per-pair work (point in polygon, observing, the inside /
 outside state machine, the loitering test) in a few dozen small array calls,
 each a few microseconds of interpreter and dispatch. :func:`advance` does the
 same work in one compiled call that loops over the round's (track, zone)
-pairs directly, writes the state columns in place and releases the GIL.
+pairs directly, writes the state columns in place and releases the GIL;
+:func:`round_step` wraps it with the rest of the round (pairs, table rows,
+stale rows, see :mod:`~visionflow.analytics._round_kernel`).
 
 It is the same algorithm, value for value:
 
@@ -38,6 +40,19 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 from numba import njit, types
+
+from visionflow.analytics._round_kernel import (
+    ROUND_TYPE,
+    UNITS_TYPE,
+    RoundArrays,
+    UnitArrays,
+    frames_of,
+    keys_of,
+    locate,
+    pairs_of,
+    points_of,
+    stale_rows,
+)
 
 if TYPE_CHECKING:
     from visionflow.analytics._pairs import Units
@@ -269,6 +284,76 @@ def loiter(
     inside, enter_frame, loitered = columns[0], columns[3], columns[7]
     return _loitering(
         index, unit, inside_now, frame, loitering_frames, (inside, enter_frame, loitered)
+    )
+
+
+# (row, unit, keys, index, located, inside_now, entered, exited, due, dwell, deferred,
+#  stale, quiet)
+Step = tuple[Rows, Rows, I64, Rows, bool, Mask, Mask, Mask, Mask, I64, bool, Mask, bool]
+
+
+@njit(
+    (ROUND_TYPE, UNITS_TYPE, _array(types.int64, readonly=True), _IDS, _COLUMNS, _PARAMS, _EDGES),
+    cache=True,
+    nogil=True,
+)
+def round_step(
+    rnd: RoundArrays,
+    units: UnitArrays,
+    forget_frames: I64,
+    ids: I64,
+    columns: Columns,
+    params: Params,
+    edges: Edges,
+) -> Step:
+    """A whole ``ZoneBank.update`` round up to its report: pairs, rows, :func:`advance`, stale rows.
+
+    Args:
+        rnd: the round's arrays (``Round.kernel_arrays``).
+        units: ``Units.kernel_arrays()`` of the bank.
+        forget_frames: ``[U]`` the units' forget horizon.
+        ids, columns, params, edges: as in :func:`advance`.
+
+    Returns:
+        ``(row, unit, keys, index, located, inside_now, entered, exited, due,
+        dwell, deferred, stale, quiet)``: the pairs, their keys and table rows,
+        :func:`advance`'s results, the rows gone stale after it (empty when
+        ``deferred``: the hand-over may change them) and whether nothing at all
+        happened (no entry, exit, alert, stale row; no hand-over pending). When
+        a key is not in the table yet, ``located`` is false and only ``row``,
+        ``unit`` and ``keys`` are set: insert the keys (``TrackTable.locate``)
+        and run the round again.
+    """
+    xyxy, track_id, class_id, row_stream, row_frame, stream_frame = rnd
+    row, unit = pairs_of(row_stream, class_id, units)
+    keys = keys_of(row, unit, track_id)
+    index, located = locate(ids, keys)
+    none = np.zeros(0, np.bool_)
+    if not located:
+        return row, unit, keys, index, False, none, none, none, none, keys[:0], False, none, False
+    class_of = np.empty(len(row), np.int32)
+    for p in range(len(row)):
+        class_of[p] = class_id[row[p]]
+    pairs = (index, unit, frames_of(row, row_frame), points_of(xyxy, row, unit, units[2]), class_of)
+    inside_now, entered, exited, due, dwell, deferred = advance(pairs, ids, columns, params, edges)
+    stale, n_stale = none, 0
+    if not deferred:
+        stale, n_stale = stale_rows(ids, columns[5], units[0], stream_frame, forget_frames)
+    quiet = not deferred and n_stale == 0 and not (entered.any() or exited.any() or due.any())
+    return (
+        row,
+        unit,
+        keys,
+        index,
+        True,
+        inside_now,
+        entered,
+        exited,
+        due,
+        dwell,
+        deferred,
+        stale,
+        quiet,
     )
 
 

@@ -15,8 +15,9 @@ The counting rules are those of :mod:`visionflow.analytics.lines`; a
 :class:`~visionflow.analytics.lines.LineCounter` is a view of one unit (a
 standalone counter is the only unit of a private bank).
 
-By default the per-pair arithmetic of a round (sides, state machine, touch and
-alignment tests) runs as one compiled call
+By default a round up to its (rare) re-acquisition screen and report (the
+pairs, their table rows, sides, state machine, touch and alignment tests, the
+stale rows) runs as one compiled call
 (:mod:`~visionflow.analytics._line_kernel`, same results value for value);
 ``LineBank(compiled=False)`` runs the NumPy code below, the reference.
 """
@@ -241,6 +242,8 @@ class LineBank:
         """
         if not self._units.any_live():  # nothing to advance: no state either
             return {}
+        if self.compiled:
+            return self._update_compiled(rnd)
         pairs = self._units.pairs(rnd)
         crossed = going_in = np.zeros(0, bool)
         if len(pairs):
@@ -251,10 +254,35 @@ class LineBank:
             return {}
         return self._report(rnd, pairs, crossed, going_in)
 
+    def _update_compiled(self, rnd: Round) -> dict[int, LineCrossings]:
+        """:meth:`update` with the round in one compiled call (same results).
+
+        The kernel also finds the pairs, their rows and the stale rows, and runs
+        :meth:`_judge`'s touch and mode tests; the re-acquisition screen then
+        runs here, on the crossings it returns. A round with a track new to a
+        unit runs twice: the first finds the keys to insert.
+        """
+        from visionflow.analytics import _line_kernel as kernel
+
+        t, units = self._table, self._units
+        args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
+        step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
+        if not step[4]:  # keys to insert
+            t.locate(step[2])
+            step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
+        row, unit, _, index, _, crossed, going_in, screen, hit_xy, stale, n_stale = step
+        if len(screen):
+            crossed[screen] = self._not_recounted(
+                rnd, unit[screen], index[screen], hit_xy, going_in[screen]
+            )
+        if n_stale:  # last: dropping rows invalidates ``index``
+            t.keep(~stale)
+        if not crossed.any():
+            return {}
+        return self._report(rnd, Pairs(row, unit), crossed, going_in)
+
     def _advance(self, rnd: Round, pairs: Pairs) -> tuple[Mask, Mask]:
         """Update the state of every pair; return ``[P]`` (crossed, direction_in)."""
-        if self.compiled:
-            return self._advance_compiled(rnd, pairs)
         t = self._table
         index = t.locate(pairs.keys(rnd))
         frame = rnd.frame_number[pairs.row]
@@ -284,32 +312,6 @@ class LineBank:
         t["settled_xy"][index[placed]] = points[placed]
         t["pending"][index] = np.where(done, 0, pending)
         return crossed, side > 0
-
-    def _advance_compiled(self, rnd: Round, pairs: Pairs) -> tuple[Mask, Mask]:
-        """:meth:`_advance` with the per-pair arithmetic in one compiled call (same results).
-
-        The kernel also runs :meth:`_judge`'s touch and mode tests; the
-        re-acquisition screen then runs here, on the crossings it returns.
-        """
-        from visionflow.analytics import _line_kernel as kernel
-
-        index = self._table.locate(pairs.keys(rnd))
-        crossed: Mask
-        going_in: Mask
-        screen: I64
-        hit_xy: Points
-        crossed, going_in, screen, hit_xy = kernel.advance(
-            index,
-            rnd.frame_number[pairs.row],
-            self._units.points(rnd, pairs),
-            pairs.unit,
-            *self._kernel_arrays(),
-        )
-        if len(screen):
-            crossed[screen] = self._not_recounted(
-                rnd, pairs.unit[screen], index[screen], hit_xy, going_in[screen]
-            )
-        return crossed, going_in
 
     def _kernel_arrays(self) -> tuple[_line_kernel.State, _line_kernel.Params, _line_kernel.Lines]:
         """The state columns (written in place), unit parameters and lines, as the kernel

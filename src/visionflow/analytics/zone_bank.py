@@ -8,9 +8,10 @@ takes a round (at most one frame per stream) and runs the rules of
 :class:`~visionflow.analytics.zones.ZoneCounter` for every (track, zone) pair
 at once; results come out only for the (few) zones with something to report.
 
-The per-pair work of a round (point in polygon, observing, the state
-machine, loitering) runs as one compiled call of
-:mod:`~visionflow.analytics._zone_kernel` (same results, value for value);
+A round up to its report (the pairs and their table rows, point in polygon,
+observing, the state machine, loitering, the stale rows) runs as one
+compiled call of :mod:`~visionflow.analytics._zone_kernel` (same results,
+value for value); a round with nothing to report ends there;
 ``ZoneBank(compiled=False)`` runs the NumPy steps below instead, the
 reference the kernel is tested against.
 
@@ -57,6 +58,7 @@ from visionflow.analytics.zone_results import (
 )
 
 if TYPE_CHECKING:
+    from visionflow.analytics import _zone_kernel
     from visionflow.analytics.zones import ZoneCounter
 
 log = logging.getLogger(__name__)
@@ -114,6 +116,8 @@ class ZoneBank:
         self._stacked = stack_edges([])
         self._classes: list[tuple[int, ...]] = []  # filtered classes, reported as 0 when empty
         self._handovers: I64 = np.zeros(0, np.int64)
+        self._params: _zone_kernel.Params | None = None  # the kernel's, made on first use
+        self._crowding_on = False  # a unit has overcrowding alerts
 
     def __len__(self) -> int:
         return len(self._units)
@@ -158,6 +162,7 @@ class ZoneBank:
         self._stacked = stack_edges(self._edges)
         self._classes.append(tuple(sorted(counter.class_ids or ())))
         self._handovers = np.append(self._handovers, np.int64(0))
+        self._units_changed()
         return unit
 
     def remove_stream(self, stream: int) -> None:
@@ -179,7 +184,13 @@ class ZoneBank:
         self._stacked = stack_edges(self._edges)
         self._classes = [self._classes[u] for u in kept.tolist()]
         self._handovers = self._handovers[kept]
+        self._units_changed()
         self._views.renumber(kept)
+
+    def _units_changed(self) -> None:
+        """Refresh what the rounds keep of the units' parameters."""
+        self._params = None
+        self._crowding_on = bool((self._crowding.threshold > 0).any())
 
     def reset(self, unit: int) -> None:
         """Forget the tracks and alert state of ``unit`` (no exits are reported)."""
@@ -234,16 +245,70 @@ class ZoneBank:
         """
         if not self._units.any_live():  # nothing to advance: no state either
             return {}
+        if self.compiled:
+            return self._update_compiled(rnd)
         pairs = self._units.pairs(rnd)
-        unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
         index = self._table.locate(pairs.keys(rnd))
-        advance = self._advance_compiled if self.compiled else self._advance
-        entered, exited, loiter_unit, loitering = advance(rnd, pairs, index, unit_frame)
+        unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
+        found = self._advance(rnd, pairs, index, unit_frame)
+        return self._report(rnd, pairs, index, found, stale=None)
+
+    def _update_compiled(self, rnd: Round) -> dict[int, ZoneUpdate]:
+        """:meth:`update` with the round up to its report in one compiled call (same results).
+
+        A round with a track new to a unit runs twice: the first finds the keys
+        to insert. An entry where a hand-over may continue a visit defers the
+        loitering test (and the stale rows) until after the hand-over.
+        """
+        from visionflow.analytics import _zone_kernel as kernel
+
+        t, units = self._table, self._units
+        args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
+        params = self._kernel_params()
+        step: _zone_kernel.Step
+        step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
+        if not step[4]:  # keys to insert
+            t.locate(step[2])
+            step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
+        row, unit, _, index, _, inside_now, entered, exited, due, dwell, deferred, stale, quiet = (
+            step
+        )
+        if quiet and not self._crowding_on:  # most rounds: nothing to report
+            return {}
+        pairs = Pairs(row, unit)
+        if deferred:
+            entered &= ~self._hand_over(index, unit, entered, rnd.frame_of(units.stream))
+            kernel_pairs = self._kernel_pairs(rnd, pairs, index)
+            columns = kernel.table_columns(t)
+            due, dwell = kernel.loiter(kernel_pairs, columns, params[1], inside_now)
+        loiter_unit, loitering = self._loiter_report(index, pairs, due, dwell)
+        found = (entered, exited, loiter_unit, loitering)
+        return self._report(rnd, pairs, index, found, None if deferred else stale)
+
+    def _report(
+        self,
+        rnd: Round,
+        pairs: Pairs,
+        index: Rows,
+        found: tuple[Mask, Mask, Rows, ZoneLoitering],
+        stale: Mask | None,
+    ) -> dict[int, ZoneUpdate]:
+        """Exits, forgotten tracks and overcrowding after the pairs' steps; the units' updates.
+
+        Args:
+            rnd: the round.
+            pairs: its pairs.
+            index: the pairs' table rows.
+            found: ``(entered, exited)`` masks over the pairs, the loitering
+                alerts' units and the alerts.
+            stale: the table rows to forget, ``None``: find them here.
+        """
+        entered, exited, loiter_unit, loitering = found
         # Read every row through ``index`` before _forget compacts the table.
         left = self._exits(index[exited], pairs.row[exited].astype(np.int64))
         left_unit = pairs.unit[exited]
-        gone_unit, gone = self._forget(rnd)
-        crowding = self._crowd(unit_frame)
+        gone_unit, gone = self._forget(rnd, stale)
+        crowding = self._crowd(rnd)
         entries = ZoneEntries(
             row=pairs.row[entered].astype(np.int64),
             track_id=rnd.tracks.track_id[pairs.row[entered]],
@@ -260,6 +325,24 @@ class ZoneBank:
         units = report.units()
         return report.split(units, self._occupancies(units)) if len(units) else {}
 
+    def _kernel_params(self) -> _zone_kernel.Params:
+        """The units' parameters as the zone kernel takes them (made once per set of units)."""
+        if self._params is None:
+            from visionflow.analytics import _zone_kernel as kernel
+
+            self._params = kernel.unit_params(self._units)
+        return self._params
+
+    def _kernel_pairs(self, rnd: Round, pairs: Pairs, index: Rows) -> _zone_kernel.Pairs:
+        """The pairs as the zone kernel takes them (C-contiguous; copies only of odd ones)."""
+        return (
+            np.ascontiguousarray(index, np.intp),
+            np.ascontiguousarray(pairs.unit, np.intp),
+            np.ascontiguousarray(rnd.frame_number[pairs.row], np.int64),
+            np.ascontiguousarray(self._units.points(rnd, pairs), np.float64),
+            np.ascontiguousarray(rnd.tracks.class_id[pairs.row], np.int32),
+        )
+
     def _advance(
         self, rnd: Round, pairs: Pairs, index: Rows, unit_frame: I64
     ) -> tuple[Mask, Mask, Rows, ZoneLoitering]:
@@ -273,32 +356,6 @@ class ZoneBank:
         if entered.any():
             entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
         loiter_unit, loitering = self._loitering(index, pairs, inside_now, frame)
-        return entered, exited, loiter_unit, loitering
-
-    def _advance_compiled(
-        self, rnd: Round, pairs: Pairs, index: Rows, unit_frame: I64
-    ) -> tuple[Mask, Mask, Rows, ZoneLoitering]:
-        """:meth:`_advance` with the per-pair work in one compiled call (same results)."""
-        from visionflow.analytics import _zone_kernel as kernel
-
-        # The kernel's one signature: C-contiguous inputs of these dtypes (copies only of odd ones).
-        kernel_pairs = (
-            np.ascontiguousarray(index, np.intp),
-            np.ascontiguousarray(pairs.unit, np.intp),
-            np.ascontiguousarray(rnd.frame_number[pairs.row], np.int64),
-            np.ascontiguousarray(self._units.points(rnd, pairs), np.float64),
-            np.ascontiguousarray(rnd.tracks.class_id[pairs.row], np.int32),
-        )
-        params = kernel.unit_params(self._units)
-        columns = kernel.table_columns(self._table)
-        inside_now, entered, exited, due, dwell, deferred = kernel.advance(
-            kernel_pairs, self._table.ids, columns, params, self._stacked
-        )
-        if deferred:  # an entry where a hand-over may continue a visit: loitering after it
-            entered &= ~self._hand_over(index, pairs.unit, entered, unit_frame)
-            columns = kernel.table_columns(self._table)
-            due, dwell = kernel.loiter(kernel_pairs, columns, params[1], inside_now)
-        loiter_unit, loitering = self._loiter_report(index, pairs, due, dwell)
         return entered, exited, loiter_unit, loitering
 
     def _hand_over(self, index: Rows, unit: Rows, entered: Mask, unit_frame: I64) -> Mask:
@@ -365,10 +422,14 @@ class ZoneBank:
             entry_track_id=t["entry_id"][rows],
         )
 
-    def _forget(self, rnd: Round) -> tuple[Rows, ZoneExits]:
-        """Drop tracks unseen for their ``forget_frames``; those inside exit (row ``-1``)."""
+    def _forget(self, rnd: Round, stale: Mask | None) -> tuple[Rows, ZoneExits]:
+        """Drop tracks unseen for their ``forget_frames`` (``stale``, or found here); those
+        inside exit (row ``-1``)."""
         t = self._table
-        stale = stale_rows(t.ids, t["last_seen"], self._units, rnd, self._units["forget_frames"])
+        if stale is None:
+            stale = stale_rows(
+                t.ids, t["last_seen"], self._units, rnd, self._units["forget_frames"]
+            )
         if not stale.any():
             return np.zeros(0, np.intp), NO_EXITS
         leaving = np.flatnonzero(stale & t["inside"])
@@ -377,8 +438,11 @@ class ZoneBank:
         t.keep(~stale)
         return units, exits
 
-    def _crowd(self, unit_frame: I64) -> tuple[Rows, list[CrowdingChange]]:
+    def _crowd(self, rnd: Round) -> tuple[Rows, list[CrowdingChange]]:
         """Advance the overcrowding state of the round's units that have one."""
+        if not self._crowding_on:
+            return np.zeros(0, np.intp), []
+        unit_frame = rnd.frame_of(self._units.stream)  # [U], -1: not in the round
         on = np.flatnonzero((self._crowding.threshold > 0) & (unit_frame >= 0))
         if not len(on):
             return np.zeros(0, np.intp), []

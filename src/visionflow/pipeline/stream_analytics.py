@@ -268,6 +268,8 @@ class AnalyticsHub:
         self._index: dict[str, int] = {}
         self._num_indices = 0
         self._with_roi: frozenset[str] = frozenset()
+        self._compiled = compiled
+        self._compiled_rounds = False  # rounds built by a kernel: once compiled banks have units
         self._lines = LineBank(compiled=compiled)
         self._zones = ZoneBank(compiled=compiled)
         self._directions = DirectionBank()
@@ -291,6 +293,8 @@ class AnalyticsHub:
             self._zones.add(index, counter)
         for detector in analytics.directions:
             self._directions.add(index, detector)
+        # Their kernels load numba anyway; a hub of directions or ROIs only never does.
+        self._compiled_rounds = self._compiled and bool(len(self._lines) or len(self._zones))
         if analytics.roi:
             self._rois.add(index, analytics.roi)
             self._with_roi = self._with_roi | {stream_id}
@@ -343,7 +347,14 @@ class AnalyticsHub:
         rounds = _rounds(slot_stream)
         for slots in rounds:
             part = tracks if len(rounds) == 1 else tracks[np.isin(tracks.frame_index, slots)]
-            rnd = Round.of_frames(part, slot_stream, slot_frame, self._num_indices, slots=slots)
+            rnd = Round.of_frames(
+                part,
+                slot_stream,
+                slot_frame,
+                self._num_indices,
+                slots=slots,
+                compiled=self._compiled_rounds,
+            )
             results = RoundResults(
                 self._lines.update(rnd), self._zones.update(rnd), self._directions.update(rnd)
             )

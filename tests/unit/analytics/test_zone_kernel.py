@@ -206,13 +206,13 @@ def test_strided_unaligned_table_columns_give_the_same_results(
     # The table's columns as views into one packed record array (another layout
     # TrackTable may hold): the kernel reads and writes them in place.
     strided_calls = []
-    advance = kernel.advance
+    round_step = kernel.round_step
 
     def observed(*args: Any) -> Any:
-        strided_calls.append(not all(c.flags.c_contiguous for c in args[2] if len(c) > 1))
-        return advance(*args)
+        strided_calls.append(not all(c.flags.c_contiguous for c in args[4] if len(c) > 1))
+        return round_step(*args)
 
-    monkeypatch.setattr(kernel, "advance", observed)
+    monkeypatch.setattr(kernel, "round_step", observed)
     seen = Counter[str]()
     for seed in range(3):
         seen += run_pair(seed, streams=4, max_zones=2, rounds=30, strided=True)
