@@ -20,7 +20,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from visionflow.tracking._bytetrack_kernel import step
+from visionflow.tracking._bytetrack_kernel import F_PREDICT_TENTATIVE, of_streams, step
+from visionflow.tracking._bytetrack_kernel import predict as predict_tracks
 
 _CONFIRMED = 1
 _NO_DET = -1
@@ -69,6 +70,69 @@ def update(table, frame_counts, next_ids, slot_stream, slot_round, dets, setting
         _collect(columns[10], columns[3], columns[0], taken, track_of_row)
     rows = order[taken]
     return (*table, rows, track_of_row[taken])
+
+
+@njit(cache=True, nogil=True)
+def predict(table, n_streams, slot_stream, slot_round, settings):
+    """Advance each slot's stream one frame without detections; see ``BatchedByteTrack.predict``.
+
+    Moves the tracks' Kalman states in place (no miss counted, no state change).
+
+    Returns:
+        The confirmed tracks' predicted boxes as ``xyxy [M, 4]`` float32,
+        ``confidence [M]`` float32, ``class_id [M]`` int32, ``frame_index [M]``
+        int32 (the slot) and ``track_id [M]`` int64: grouped by slot in slot
+        order, in table row order within a slot.
+    """
+    stream, state = table[9], table[3]
+    start = _confirmed_starts(stream, state, slot_stream, n_streams)
+    m = start[-1]
+    out = (
+        np.empty((m, 4), np.float32), np.empty(m, np.float32), np.empty(m, np.int32),
+        np.empty(m, np.int32), np.empty(m, np.int64),
+    )  # fmt: skip
+    slot_of_stream = np.zeros(n_streams, np.int64)
+    predict_tentative = bool(settings[2][F_PREDICT_TENTATIVE])
+    n_rounds = slot_round.max() + 1 if len(slot_stream) else 0
+    for k in range(n_rounds):
+        slots = np.flatnonzero(slot_round == k)
+        streams = slot_stream[slots]
+        active = of_streams(stream, streams, n_streams)
+        predict_tracks(table, active, predict_tentative, settings[0], False)
+        slot_of_stream[streams] = slots
+        for t in range(len(stream)):
+            if active[t] and state[t] == _CONFIRMED:
+                slot = slot_of_stream[stream[t]]
+                _write_box(table, t, slot, start[slot], out)
+                start[slot] += 1
+    return out
+
+
+@njit(cache=True, nogil=True)
+def _confirmed_starts(stream, state, slot_stream, n_streams):
+    """``[B + 1]`` first output row of each slot: its stream's confirmed tracks, in slot order."""
+    confirmed = np.zeros(n_streams, np.int64)
+    for t in range(len(stream)):
+        if state[t] == _CONFIRMED:
+            confirmed[stream[t]] += 1
+    start = np.zeros(len(slot_stream) + 1, np.int64)
+    for slot in range(len(slot_stream)):
+        start[slot + 1] = start[slot] + confirmed[slot_stream[slot]]
+    return start
+
+
+@njit(cache=True, nogil=True)
+def _write_box(table, t, slot, row, out):
+    """Output ``row``: track ``t``'s box (``TrackTable.confirmed_detections``), in ``slot``."""
+    track_id, mean, class_id, score = table[0], table[1], table[6], table[7]
+    cx, cy, a, h = mean[t, 0], mean[t, 1], mean[t, 2], mean[t, 3]
+    half_w = a * h / 2
+    half_h = h / 2
+    out[0][row, 0] = np.float32(cx - half_w)
+    out[0][row, 1] = np.float32(cy - half_h)
+    out[0][row, 2] = np.float32(cx + half_w)
+    out[0][row, 3] = np.float32(cy + half_h)
+    out[1][row], out[2][row], out[3][row], out[4][row] = score[t], class_id[t], slot, track_id[t]
 
 
 @njit(cache=True, nogil=True)

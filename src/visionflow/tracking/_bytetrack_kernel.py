@@ -82,8 +82,8 @@ def step(table, frame_counts, next_ids, streams, dets, det_rows, settings):
     stream, params, flags = table[9], settings[0], settings[2]
     for s in streams:
         frame_counts[s] += 1
-    active = _of_streams(stream, streams, len(frame_counts))
-    _predict(table, active, bool(flags[F_PREDICT_TENTATIVE]), params)
+    active = of_streams(stream, streams, len(frame_counts))
+    predict(table, active, bool(flags[F_PREDICT_TENTATIVE]), params, True)
     det_row = np.full(len(stream), _NO_DET, np.int64)
     spawn = _associate(table, active, streams, len(frame_counts), dets, det_rows, det_row, settings)
     _correct(table, active, det_row, dets, settings)
@@ -97,7 +97,7 @@ def step(table, frame_counts, next_ids, streams, dets, det_rows, settings):
 
 
 @njit(cache=True, nogil=True)
-def _of_streams(stream, streams, n_streams):
+def of_streams(stream, streams, n_streams):
     wanted = np.zeros(n_streams, np.bool_)
     for s in streams:
         wanted[s] = True
@@ -108,14 +108,16 @@ def _of_streams(stream, streams, n_streams):
 
 
 @njit(cache=True, nogil=True)
-def _predict(table, active, predict_tentative, params):
-    """Kalman-predict the active tracks; count a frame since update for each."""
+def predict(table, active, predict_tentative, params, count_miss):
+    """Kalman-predict the active tracks; with ``count_miss``, count a frame since
+    update for each (not on frames without inference)."""
     mean, cov, state, frames_since_update = table[1], table[2], table[3], table[5]
     w_pos, w_vel = params[P_STD_POSITION], params[P_STD_VELOCITY]
     for t in range(len(active)):
         if not active[t]:
             continue
-        frames_since_update[t] += 1
+        if count_miss:
+            frames_since_update[t] += 1
         if not predict_tentative and state[t] == _TENTATIVE:
             continue
         if state[t] == _LOST:
@@ -456,7 +458,7 @@ def _drop_duplicates(columns, streams, frame_counts, thresholds):
     """Drop the younger of each tracked/lost pair of a stream with IoU > 0.85."""
     track_id, mean, cov, state, hits, fsu, class_id, score, start, stream, det_row = columns
     offset = thresholds[T_PIXEL_OFFSET]
-    active = _of_streams(stream, streams, len(frame_counts))
+    active = of_streams(stream, streams, len(frame_counts))
     n = len(track_id)
     drop = np.zeros(n, np.bool_)
     for p in range(n):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import operator
 import time
 from typing import Any, TypeVar
 
@@ -80,6 +81,10 @@ _PARAMETER_NAMES = (
     "remove_duplicates",
     "iou_pixel_offset",
 )
+_SETTINGS_KEY = operator.attrgetter(
+    *_PARAMETER_NAMES, "_kalman.std_weight_position", "_kalman.std_weight_velocity"
+)
+"""Every value the kernel settings are built from, as a tuple (one C call per step)."""
 
 
 class ByteTrackSteps:
@@ -193,11 +198,7 @@ class ByteTrackSteps:
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32], I64Array]:
         """The parameters as the kernel reads them (see :meth:`_build_kernel_settings`),
         rebuilt when one has changed since the last step, as the NumPy steps would see it."""
-        key = (
-            *(getattr(self, name) for name in _PARAMETER_NAMES),
-            self._kalman.std_weight_position,
-            self._kalman.std_weight_velocity,
-        )
+        key = _SETTINGS_KEY(self)
         cached = getattr(self, "_kernel_cache", None)
         if cached is None or cached[0] != key:
             cached = self._kernel_cache = (key, self._build_kernel_settings())

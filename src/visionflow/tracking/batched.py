@@ -73,23 +73,18 @@ class BatchedByteTrack(ByteTrackSteps):
         self._slot_cache: dict[tuple[str, ...], tuple[I64Array, I64Array]] = {}
 
     def warm_up(self) -> None:
-        """Compile the batch kernel now (or load it from numba's on-disk cache) instead
-        of on the first batch; a no-op for the NumPy steps. Tracker state is unchanged."""
+        """Compile the batch kernels now (or load them from numba's on-disk cache)
+        instead of on the first batch; a no-op for the NumPy steps. Tracker state is unchanged."""
         if not self.compiled:
             return
         from visionflow.tracking import _batched_kernel as kernel
 
         started = time.perf_counter()
-        one_slot = np.zeros(1, np.int64)
-        kernel.update(
-            TrackTable.empty().columns(),
-            np.zeros(1, np.int64),
-            np.ones(1, np.int64),
-            one_slot,
-            one_slot,
-            kernel_detections(Detections.empty()),
-            self._kernel_settings(),
-        )
+        table, settings = TrackTable.empty().columns(), self._kernel_settings()
+        slot = np.zeros(1, np.int64)  # one slot, of stream 0, in round 0
+        counts, ids, dets = np.zeros(1, np.int64), np.ones(1, np.int64), Detections.empty()
+        kernel.update(table, counts, ids, slot, slot, kernel_detections(dets), settings)
+        kernel.predict(table, 1, slot, slot, settings)
         if (seconds := time.perf_counter() - started) > 1.0:
             log.info("compiled the batched ByteTrack in %.1f s (cached for later runs)", seconds)
 
@@ -167,6 +162,8 @@ class BatchedByteTrack(ByteTrackSteps):
         predicted boxes with ``frame_index`` set to their slot, in slot order.
         """
         slot_round, slot_stream = self._slots(stream_ids)
+        if self.compiled:
+            return self._predict_compiled(slot_round, slot_stream)
         slot_of_stream = np.zeros(len(self._frame_counts), np.int32)
         parts = [Detections.empty()]
         for k in range(int(slot_round.max(initial=-1)) + 1):
@@ -180,6 +177,19 @@ class BatchedByteTrack(ByteTrackSteps):
             parts.append(part)
         out = Detections.concatenate(parts)
         return out[np.argsort(out.frame_index, kind="stable")]
+
+    def _predict_compiled(self, slot_round: I64Array, slot_stream: I64Array) -> Detections:
+        """:meth:`predict` as one call of the compiled batch kernel (same results)."""
+        from visionflow.tracking import _batched_kernel as kernel
+
+        xyxy, confidence, class_id, frame_index, track_id = kernel.predict(
+            self._tracks.columns(),
+            len(self._frame_counts),
+            slot_stream,
+            slot_round,
+            self._kernel_settings(),
+        )
+        return Detections(xyxy, confidence, class_id, frame_index, track_id)
 
     def _slots(self, stream_ids: Sequence[str]) -> tuple[I64Array, I64Array]:
         """:meth:`_rounds`, remembered per tuple of stream ids (batches repeat their

@@ -144,3 +144,46 @@ def test_removed_stream_restarts_its_ids_in_the_compiled_batch() -> None:
         got = run_both(pair, frame, ["cam0"])
         if i == 16:
             assert got.track_id.min(initial=1) == 1
+
+
+PREDICT_CASES: dict[str, list[list[str]]] = {
+    "no_slots": [[]],
+    "unknown_stream": [["new"]],
+    "one_stream": [["cam0"]] * 3,
+    "one_stream_in_every_slot": [["cam0", "cam0", "cam0"]],
+    "same_stream_twice_and_others": [["cam1", "cam0", "cam1", "new", "cam1"]],
+}
+
+
+@pytest.mark.parametrize("params", PARAMS.values(), ids=PARAMS.keys())
+@pytest.mark.parametrize("batches", PREDICT_CASES.values(), ids=PREDICT_CASES.keys())
+def test_predict_equals_numpy(batches: list[list[str]], params: dict[str, object]) -> None:
+    pair = both(**params)
+    for stream_ids in batches:  # on empty tables
+        assert_same_detections(pair[0].predict(stream_ids), pair[1].predict(stream_ids))
+        assert_same_state(*pair)
+    clips = [crowded_clip(20 + s, 12) for s in range(2)]
+    for t in range(10):
+        run_both(pair, next_batch(clips, [t, t], [0, 1]), ["cam0", "cam1"])
+    predicted = 0
+    for stream_ids in batches:
+        got = pair[0].predict(stream_ids)
+        assert_same_detections(got, pair[1].predict(stream_ids))
+        assert_same_state(*pair)
+        predicted += len(got)
+    assert predicted > 0 or not any(s.startswith("cam") for b in batches for s in b)
+    run_both(pair, next_batch(clips, [10, 10], [0, 1]), ["cam0", "cam1"])
+
+
+def test_warm_up_compiles_both_kernels_and_changes_nothing() -> None:
+    from visionflow.tracking import _batched_kernel as kernel
+
+    tracker = BatchedByteTrack()
+    tracker.warm_up()
+    assert len(tracker.tracks) == 0
+    assert tracker.stream_ids == ()
+    compiled = (kernel.update.signatures, kernel.predict.signatures)
+    assert all(len(signatures) == 1 for signatures in compiled)
+    tracker.update(crowded_clip(1, 1)[0], ["cam0"])
+    tracker.predict(["cam0", "cam0"])
+    assert (kernel.update.signatures, kernel.predict.signatures) == compiled
