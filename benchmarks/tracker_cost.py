@@ -7,7 +7,12 @@ Two measurements, CPU only, single thread of Python (NumPy may use BLAS threads)
   N objects on a grid, moving 2 px/frame, 5 % of boxes missed per frame and
   jitter of 1 px, N in 10 ... 500;
 * ``multi``: one batch of S streams x 20 objects per call,
-  ``MultiStreamTracker`` of ByteTracks against ``BatchedByteTrack``.
+  ``MultiStreamTracker`` of ByteTracks against ``BatchedByteTrack``;
+  ``batched_paced_ms`` is the same ``BatchedByteTrack`` call with the thread
+  asleep 33 ms before each batch (a live 30 fps stream: what the pipeline's
+  track thread sees, with caches and branch predictors gone cold), the median
+  call; ``batched_predict_ms`` times ``predict`` (frames without inference) after
+  10 batches.
 
 ByteTrack runs its compiled step (numba, the default); the ``*_numpy_ms``
 columns time the same trackers with ``compiled = False`` (the NumPy steps).
@@ -77,6 +82,45 @@ def timed(
     return round(statistics.median(runs), 4)
 
 
+def paced(
+    step: Callable[[Detections], object],
+    inputs: list[Detections],
+    repeats: int,
+    reset: Callable[[], None],
+    sleep_s: float = 1 / 30,
+) -> float:
+    """Median ms of one ``step(inputs[t])`` call after sleeping ``sleep_s`` (t >= 10)."""
+    runs = []
+    for _ in range(repeats):
+        reset()
+        for item in inputs[:10]:
+            step(item)
+        calls = []
+        for item in inputs[10:]:
+            time.sleep(sleep_s)
+            start = time.perf_counter()
+            step(item)
+            calls.append(time.perf_counter() - start)
+        runs.append(statistics.median(calls) * 1e3)
+    return round(statistics.median(runs), 4)
+
+
+def predict_cost(
+    tracker: BatchedByteTrack, ids: list[str], batches: list[Detections], repeats: int
+) -> float:
+    """Median ms per ``predict`` call: the tracks of 10 batches, then frames without inference."""
+    runs = []
+    for _ in range(repeats):
+        tracker.reset()
+        for batch in batches[:10]:
+            tracker.update(batch, ids)
+        start = time.perf_counter()
+        for _ in batches[10:]:
+            tracker.predict(ids)
+        runs.append((time.perf_counter() - start) / (len(batches) - 10) * 1e3)
+    return round(statistics.median(runs), 4)
+
+
 def single_stream(sizes: list[int], n_frames: int, repeats: int) -> list[dict[str, Any]]:
     rows = []
     for n in sizes:
@@ -108,6 +152,7 @@ def multi_stream(stream_counts: list[int], n_frames: int, repeats: int) -> list[
             batches.append(Detections.concatenate(parts))
         multi = MultiStreamTracker(ByteTrack)
         batched = BatchedByteTrack()
+        batched.warm_up()
         row: dict[str, Any] = {"streams": s, "tracks": 20 * s}
         row["multistream_ms"] = timed(
             functools.partial(multi.update, stream_ids=ids), batches, repeats, multi.reset
@@ -115,6 +160,10 @@ def multi_stream(stream_counts: list[int], n_frames: int, repeats: int) -> list[
         row["batched_ms"] = timed(
             functools.partial(batched.update, stream_ids=ids), batches, repeats, batched.reset
         )
+        row["batched_paced_ms"] = paced(
+            functools.partial(batched.update, stream_ids=ids), batches, repeats, batched.reset
+        )
+        row["batched_predict_ms"] = predict_cost(batched, ids, batches, repeats)
         batched.compiled = False
         row["batched_numpy_ms"] = timed(
             functools.partial(batched.update, stream_ids=ids), batches, repeats, batched.reset
