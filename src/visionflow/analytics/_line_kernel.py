@@ -386,7 +386,7 @@ ROUND_SIGNATURE = (
     _LINES_TYPE,
 )
 # (row, unit, keys, index, located, crossed, going_in, screened, screened_xy, stale, n_stale)
-Step = tuple[I64, I64, I64, I64, bool, Mask, Mask, I64, F64, Mask, int]
+Step = tuple[I64, I64, I64, I64, bool, Mask, Mask, I64, F64, Mask, int] | None
 
 
 @njit(ROUND_SIGNATURE, cache=True, nogil=True)
@@ -413,7 +413,8 @@ def round_step(
         state, params, lines: as in :func:`advance`.
 
     Returns:
-        ``(row, unit, keys, index, located, crossed, going_in, screened,
+        ``None`` when no pair crossed and no row is stale (nothing left to do),
+        else ``(row, unit, keys, index, located, crossed, going_in, screened,
         screened_xy, stale, n_stale)``. When a key is not in the table yet,
         ``located`` is false and only ``row``, ``unit`` and ``keys`` are set:
         insert the keys (``TrackTable.locate``) and run the round again.
@@ -428,4 +429,6 @@ def round_step(
     frame, points = frames_of(row, row_frame), points_of(xyxy, row, unit, units[2])
     crossed, going_in, screened, hit_xy = advance(index, frame, points, unit, state, params, lines)
     stale, n_stale = stale_rows(ids, state[0], units[0], stream_frame, forget_frames)
+    if n_stale == 0 and not crossed.any():  # most rounds: returning arrays costs more
+        return None
     return row, unit, keys, index, True, crossed, going_in, screened, hit_xy, stale, n_stale

@@ -287,9 +287,8 @@ def loiter(
     )
 
 
-# (row, unit, keys, index, located, inside_now, entered, exited, due, dwell, deferred,
-#  stale, quiet)
-Step = tuple[Rows, Rows, I64, Rows, bool, Mask, Mask, Mask, Mask, I64, bool, Mask, bool]
+# (row, unit, keys, index, located, inside_now, entered, exited, due, dwell, deferred, stale)
+Step = tuple[Rows, Rows, I64, Rows, bool, Mask, Mask, Mask, Mask, I64, bool, Mask] | None
 
 
 @njit(
@@ -315,14 +314,14 @@ def round_step(
         ids, columns, params, edges: as in :func:`advance`.
 
     Returns:
-        ``(row, unit, keys, index, located, inside_now, entered, exited, due,
-        dwell, deferred, stale, quiet)``: the pairs, their keys and table rows,
-        :func:`advance`'s results, the rows gone stale after it (empty when
-        ``deferred``: the hand-over may change them) and whether nothing at all
-        happened (no entry, exit, alert, stale row; no hand-over pending). When
-        a key is not in the table yet, ``located`` is false and only ``row``,
-        ``unit`` and ``keys`` are set: insert the keys (``TrackTable.locate``)
-        and run the round again.
+        ``None`` when nothing happened (no entry, exit, alert or stale row, no
+        hand-over pending), else ``(row, unit, keys, index, located,
+        inside_now, entered, exited, due, dwell, deferred, stale)``: the pairs,
+        their keys and table rows, :func:`advance`'s results and the rows gone
+        stale after it (empty when ``deferred``: the hand-over may change
+        them). When a key is not in the table yet, ``located`` is false and
+        only ``row``, ``unit`` and ``keys`` are set: insert the keys
+        (``TrackTable.locate``) and run the round again.
     """
     xyxy, track_id, class_id, row_stream, row_frame, stream_frame = rnd
     row, unit = pairs_of(row_stream, class_id, units)
@@ -330,31 +329,19 @@ def round_step(
     index, located = locate(ids, keys)
     none = np.zeros(0, np.bool_)
     if not located:
-        return row, unit, keys, index, False, none, none, none, none, keys[:0], False, none, False
+        return row, unit, keys, index, False, none, none, none, none, keys[:0], False, none
     class_of = np.empty(len(row), np.int32)
     for p in range(len(row)):
         class_of[p] = class_id[row[p]]
-    pairs = (index, unit, frames_of(row, row_frame), points_of(xyxy, row, unit, units[2]), class_of)
+    points = points_of(xyxy, row, unit, units[2])
+    pairs = (index, unit, frames_of(row, row_frame), points, class_of)
     inside_now, entered, exited, due, dwell, deferred = advance(pairs, ids, columns, params, edges)
-    stale, n_stale = none, 0
-    if not deferred:
-        stale, n_stale = stale_rows(ids, columns[5], units[0], stream_frame, forget_frames)
-    quiet = not deferred and n_stale == 0 and not (entered.any() or exited.any() or due.any())
-    return (
-        row,
-        unit,
-        keys,
-        index,
-        True,
-        inside_now,
-        entered,
-        exited,
-        due,
-        dwell,
-        deferred,
-        stale,
-        quiet,
-    )
+    if deferred:
+        return row, unit, keys, index, True, inside_now, entered, exited, due, dwell, True, none
+    stale, n_stale = stale_rows(ids, columns[5], units[0], stream_frame, forget_frames)
+    if n_stale == 0 and not (entered.any() or exited.any() or due.any()):
+        return None  # most rounds: returning arrays costs more
+    return row, unit, keys, index, True, inside_now, entered, exited, due, dwell, False, stale
 
 
 def table_columns(table: TrackTable) -> Columns:

@@ -266,10 +266,12 @@ class LineBank:
 
         t, units = self._table, self._units
         args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
-        step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
-        if not step[4]:  # keys to insert
+        step: _line_kernel.Step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
+        if step is not None and not step[4]:  # keys to insert
             t.locate(step[2])
             step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
+        if step is None:  # no crossing, no stale row
+            return {}
         row, unit, _, index, _, crossed, going_in, screen, hit_xy, stale, n_stale = step
         if len(screen):
             crossed[screen] = self._not_recounted(

@@ -46,6 +46,7 @@ from visionflow.analytics._view import Views, check_stream_index
 from visionflow.analytics._zone_steps import observe, step
 from visionflow.analytics.crowding import CrowdingChange, CrowdingStates, OvercrowdingMonitor
 from visionflow.analytics.zone_results import (
+    NO_ENTRIES,
     NO_EXITS,
     NO_LOITERING,
     RoundReport,
@@ -267,14 +268,12 @@ class ZoneBank:
         params = self._kernel_params()
         step: _zone_kernel.Step
         step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
-        if not step[4]:  # keys to insert
+        if step is not None and not step[4]:  # keys to insert
             t.locate(step[2])
             step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
-        row, unit, _, index, _, inside_now, entered, exited, due, dwell, deferred, stale, quiet = (
-            step
-        )
-        if quiet and not self._crowding_on:  # most rounds: nothing to report
-            return {}
+        if step is None:  # most rounds: nothing happened
+            return self._crowding_only(rnd) if self._crowding_on else {}
+        row, unit, _, index, _, inside_now, entered, exited, due, dwell, deferred, stale = step
         pairs = Pairs(row, unit)
         if deferred:
             entered &= ~self._hand_over(index, unit, entered, rnd.frame_of(units.stream))
@@ -324,6 +323,18 @@ class ZoneBank:
         )
         units = report.units()
         return report.split(units, self._occupancies(units)) if len(units) else {}
+
+    def _crowding_only(self, rnd: Round) -> dict[int, ZoneUpdate]:
+        """:meth:`_report` of a round in which no track entered, exited, loitered or left."""
+        crowd_unit, changes = self._crowd(rnd)
+        if not len(crowd_unit):
+            return {}
+        none = np.zeros(0, np.intp)
+        report = RoundReport(
+            none, NO_ENTRIES, none, NO_EXITS, none, NO_LOITERING, crowd_unit, changes
+        )
+        units = report.units()
+        return report.split(units, self._occupancies(units))
 
     def _kernel_params(self) -> _zone_kernel.Params:
         """The units' parameters as the zone kernel takes them (made once per set of units)."""
