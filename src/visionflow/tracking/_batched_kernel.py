@@ -43,7 +43,8 @@ def update(table, frame_counts, next_ids, slot_stream, slot_round, dets, setting
         settings: ``(params, thresholds, flags)`` of ``step``.
 
     Returns:
-        The new table's ten columns, then ``rows [M]`` int64 (the input rows
+        The new table's ten columns, then the tracked rows: ``xyxy [M, 4]``,
+        ``confidence [M]``, ``class_id [M]``, ``frame_index [M]`` (the input rows
         that a confirmed track took, grouped by slot in slot order, input order
         within a slot) and their ``track_id [M]`` int64.
 
@@ -68,8 +69,7 @@ def update(table, frame_counts, next_ids, slot_stream, slot_round, dets, setting
         columns = step(table, frame_counts, next_ids, streams, by_slot, det_rows, settings)
         table = columns[:10]
         _collect(columns[10], columns[3], columns[0], taken, track_of_row)
-    rows = order[taken]
-    return (*table, rows, track_of_row[taken])
+    return (*table, *_output(dets, order, taken, track_of_row))
 
 
 @njit(cache=True, nogil=True)
@@ -157,6 +157,17 @@ def _stream_of(slot_stream, slot_of_row):
     for i in range(len(slot_of_row)):
         out[i] = slot_stream[slot_of_row[i]]
     return out
+
+
+@njit(cache=True, nogil=True)
+def _output(dets, order, taken, track_of_row):
+    """The input rows taken by confirmed tracks (in ``order``), as ``Detections`` columns."""
+    rows = order[taken]
+    m = len(rows)
+    xyxy = np.empty((m, 4), np.float32)
+    for i in range(m):
+        xyxy[i] = dets[0][rows[i]]
+    return xyxy, dets[1][rows], dets[2][rows], dets[3][rows], track_of_row[taken]
 
 
 @njit(cache=True, nogil=True)

@@ -138,7 +138,7 @@ class BatchedByteTrack(ByteTrackSteps):
 
         slot_round, slot_stream = self._slots(stream_ids)
         try:
-            *columns, rows, track_ids = kernel.update(
+            *columns, xyxy, confidence, class_id, frame_index, track_id = kernel.update(
                 self._tracks.columns(),
                 self._frame_counts,
                 self._next_ids,
@@ -151,9 +151,7 @@ class BatchedByteTrack(ByteTrackSteps):
             _check_slots(detections, len(stream_ids))  # the error that names the slots
             raise
         self._tracks = TrackTable(*columns)
-        out = detections[rows]
-        out.track_id = track_ids
-        return out
+        return Detections(xyxy, confidence, class_id, frame_index, track_id)
 
     def predict(self, stream_ids: Sequence[str]) -> Detections:
         """Advance each slot's stream one frame without detections (skipped inference).
