@@ -20,6 +20,9 @@ Column = npt.NDArray[Any]
 class TrackTable:
     """Columns of per-track state, one row per track id, rows sorted by id.
 
+    :attr:`columns` is a new dict whenever rows are added or dropped (never
+    changed in place), so a cache of the columns can compare it by identity.
+
     Args:
         defaults: column name → a one-row template array; its dtype and trailing
             shape define the column, its value fills the rows of new tracks.
@@ -84,8 +87,10 @@ class TrackTable:
         old_rows = np.ones(n, np.bool_)
         old_rows[new_rows] = False
         self.ids = self._spread(self.ids, new_ids, old_rows, new_rows)
-        for name, col in self.columns.items():
-            self.columns[name] = self._spread(col, self._defaults[name], old_rows, new_rows)
+        self.columns = {
+            name: self._spread(col, self._defaults[name], old_rows, new_rows)
+            for name, col in self.columns.items()
+        }
 
     @staticmethod
     def _spread(

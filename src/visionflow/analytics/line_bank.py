@@ -28,7 +28,7 @@ import itertools
 import logging
 import time
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,7 @@ Rows = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 Counts = tuple[dict[int, int], dict[int, int]]  # (in, out): class_id → crossings
+KernelArrays = tuple["_line_kernel.State", "_line_kernel.Params", "_line_kernel.Lines"]
 
 
 _PARAMS: dict[str, np.generic] = {
@@ -105,6 +106,8 @@ class LineBank:
         self._suppressed: I64 = np.zeros(0, np.int64)
         self._names: list[tuple[str, str]] = []
         self._counts: list[Counts] = []
+        # The table's columns dict (replaced whenever rows change) and the kernel arrays of it.
+        self._kernel_cache: tuple[dict[str, npt.NDArray[Any]], KernelArrays] | None = None
 
     def __len__(self) -> int:
         """Number of units ever added (removed streams' units included)."""
@@ -153,6 +156,7 @@ class LineBank:
         self._suppressed = np.append(self._suppressed, np.int64(0))
         self._names.append((spec.in_name, spec.out_name))
         self._counts.append(({}, {}))
+        self._kernel_cache = None
         return unit
 
     def remove_stream(self, stream: int) -> None:
@@ -179,6 +183,7 @@ class LineBank:
         self._suppressed = self._suppressed[kept]
         self._names = [self._names[u] for u in kept.tolist()]
         self._counts = [self._counts[u] for u in kept.tolist()]
+        self._kernel_cache = None
         self._views.renumber(kept)
 
     def reset(self, unit: int) -> None:
@@ -315,9 +320,15 @@ class LineBank:
         t["pending"][index] = np.where(done, 0, pending)
         return crossed, side > 0
 
-    def _kernel_arrays(self) -> tuple[_line_kernel.State, _line_kernel.Params, _line_kernel.Lines]:
+    def _kernel_arrays(self) -> KernelArrays:
         """The state columns (written in place), unit parameters and lines, as the kernel
-        takes them (arrays of any layout)."""
+        takes them (arrays of any layout); made again only when they changed."""
+        cached = self._kernel_cache
+        if cached is None or cached[0] is not self._table.columns:
+            cached = self._kernel_cache = (self._table.columns, self._new_kernel_arrays())
+        return cached[1]
+
+    def _new_kernel_arrays(self) -> KernelArrays:
         t, u, lines = self._table, self._units, self._lines
         state = (
             t["last_seen"],

@@ -118,6 +118,8 @@ class ZoneBank:
         self._classes: list[tuple[int, ...]] = []  # filtered classes, reported as 0 when empty
         self._handovers: I64 = np.zeros(0, np.int64)
         self._params: _zone_kernel.Params | None = None  # the kernel's, made on first use
+        # The table's columns dict (replaced whenever rows change) and the kernel's tuple of it.
+        self._columns: tuple[dict[str, npt.NDArray[Any]], _zone_kernel.Columns] | None = None
         self._crowding_on = False  # a unit has overcrowding alerts
 
     def __len__(self) -> int:
@@ -267,10 +269,10 @@ class ZoneBank:
         args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
         params = self._kernel_params()
         step: _zone_kernel.Step
-        step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
+        step = kernel.round_step(*args, t.ids, self._kernel_columns(), params, self._stacked)
         if step is not None and not step[4]:  # keys to insert
             t.locate(step[2])
-            step = kernel.round_step(*args, t.ids, kernel.table_columns(t), params, self._stacked)
+            step = kernel.round_step(*args, t.ids, self._kernel_columns(), params, self._stacked)
         if step is None:  # most rounds: nothing happened
             return self._crowding_only(rnd) if self._crowding_on else {}
         row, unit, _, index, _, inside_now, entered, exited, due, dwell, deferred, stale = step
@@ -343,6 +345,15 @@ class ZoneBank:
 
             self._params = kernel.unit_params(self._units)
         return self._params
+
+    def _kernel_columns(self) -> _zone_kernel.Columns:
+        """The table's columns as the zone kernel takes them; made again when they changed."""
+        cached = self._columns
+        if cached is None or cached[0] is not self._table.columns:
+            from visionflow.analytics import _zone_kernel as kernel
+
+            cached = self._columns = (self._table.columns, kernel.table_columns(self._table))
+        return cached[1]
 
     def _kernel_pairs(self, rnd: Round, pairs: Pairs, index: Rows) -> _zone_kernel.Pairs:
         """The pairs as the zone kernel takes them (C-contiguous; copies only of odd ones)."""
