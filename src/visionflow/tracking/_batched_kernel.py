@@ -20,7 +20,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from visionflow.tracking._bytetrack_kernel import F_PREDICT_TENTATIVE, of_streams, step
+from visionflow.tracking._bytetrack_kernel import (
+    F_PREDICT_TENTATIVE,
+    advance,
+    finish,
+    of_streams,
+)
 from visionflow.tracking._bytetrack_kernel import predict as predict_tracks
 
 _CONFIRMED = 1
@@ -28,11 +33,14 @@ _NO_DET = -1
 
 
 @njit(cache=True, nogil=True)
-def update(table, frame_counts, next_ids, slot_stream, slot_round, dets, settings):
+def update(store, n_tracks, frame_counts, next_ids, slot_stream, slot_round, dets, settings):
     """Track one batch; see ``BatchedByteTrack.update``.
 
     Args:
-        table: the track table's ten columns, in ``TrackTable`` field order.
+        store: the track table's ten column buffers, in ``TrackTable`` field
+            order; their first ``n_tracks`` rows are the table. Updated in
+            place: they must have room for ``n_tracks + D`` rows.
+        n_tracks: the number of tracks.
         frame_counts: ``[S]`` frames seen per stream index (updated in place).
         next_ids: ``[S]`` next track id per stream index (updated in place).
         slot_stream: ``[B]`` int64 stream index of each batch slot.
@@ -43,40 +51,49 @@ def update(table, frame_counts, next_ids, slot_stream, slot_round, dets, setting
         settings: ``(params, thresholds, flags)`` of ``step``.
 
     Returns:
-        The new table's ten columns, then the tracked rows: ``xyxy [M, 4]``,
+        The new number of tracks, then the tracked rows: ``xyxy [M, 4]``,
         ``confidence [M]``, ``class_id [M]``, ``frame_index [M]`` (the input rows
         that a confirmed track took, grouped by slot in slot order, input order
         within a slot) and their ``track_id [M]`` int64.
 
     Raises:
-        ValueError: a ``frame_index`` is not a slot (nothing is changed).
+        ValueError: a ``frame_index`` is not a slot, or ``store`` is too small
+            (nothing is changed).
     """
     frame_index = dets[3]
     n_slots = len(slot_stream)
     for slot in frame_index:
         if slot < 0 or slot >= n_slots:
             raise ValueError("Detections.frame_index outside the batch's slots")
+    if n_tracks + len(frame_index) > len(store[0]):
+        raise ValueError("the track store has no room for the batch's new tracks")
     order = _slot_order(frame_index, n_slots)
     slot_of_row = frame_index[order]
     by_slot = (dets[0][order], dets[1][order], dets[2][order], _stream_of(slot_stream, slot_of_row))
     det_round = slot_round[slot_of_row]
     taken = np.zeros(len(order), np.bool_)
     track_of_row = np.zeros(len(order), np.int64)
+    # Each round's new table goes straight into the buffers its old one views.
+    columns = (*store, np.empty(len(store[0]), np.int64))
     n_rounds = slot_round.max() + 1 if n_slots else 0
     for k in range(n_rounds):
         streams = slot_stream[slot_round == k]
         det_rows = np.flatnonzero(det_round == k)
-        columns = step(table, frame_counts, next_ids, streams, by_slot, det_rows, settings)
-        table = columns[:10]
-        _collect(columns[10], columns[3], columns[0], taken, track_of_row)
-    return (*table, *_output(dets, order, taken, track_of_row))
+        table = _rows(store, n_tracks)
+        det_row, keep, spawn = advance(table, frame_counts, streams, by_slot, det_rows, settings)
+        n_tracks = finish(
+            table, det_row, keep, spawn, columns, frame_counts, next_ids, streams, by_slot, settings
+        )
+        _collect(columns[10][:n_tracks], store[3], store[0], taken, track_of_row)
+    return (n_tracks, *_output(dets, order, taken, track_of_row))
 
 
 @njit(cache=True, nogil=True)
-def predict(table, n_streams, slot_stream, slot_round, settings):
+def predict(store, n_tracks, n_streams, slot_stream, slot_round, settings):
     """Advance each slot's stream one frame without detections; see ``BatchedByteTrack.predict``.
 
-    Moves the tracks' Kalman states in place (no miss counted, no state change).
+    Moves the Kalman states of the tracks (the first ``n_tracks`` rows of the
+    column buffers ``store``) in place; no miss is counted, no state changes.
 
     Returns:
         The confirmed tracks' predicted boxes as ``xyxy [M, 4]`` float32,
@@ -84,6 +101,7 @@ def predict(table, n_streams, slot_stream, slot_round, settings):
         int32 (the slot) and ``track_id [M]`` int64: grouped by slot in slot
         order, in table row order within a slot.
     """
+    table = _rows(store, n_tracks)
     stream, state = table[9], table[3]
     start = _confirmed_starts(stream, state, slot_stream, n_streams)
     m = start[-1]
@@ -133,6 +151,15 @@ def _write_box(table, t, slot, row, out):
     out[0][row, 2] = np.float32(cx + half_w)
     out[0][row, 3] = np.float32(cy + half_h)
     out[1][row], out[2][row], out[3][row], out[4][row] = score[t], class_id[t], slot, track_id[t]
+
+
+@njit(cache=True, nogil=True)
+def _rows(store, n):
+    """The first ``n`` rows of each column buffer (views): the track table."""
+    return (
+        store[0][:n], store[1][:n], store[2][:n], store[3][:n], store[4][:n],
+        store[5][:n], store[6][:n], store[7][:n], store[8][:n], store[9][:n],
+    )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)

@@ -79,6 +79,23 @@ def step(table, frame_counts, next_ids, streams, dets, det_rows, settings):
         matched to each row, ``-1`` for none). ``table`` is updated in place
         on the way (the caller replaces it with the result).
     """
+    det_row, keep, spawn = advance(table, frame_counts, streams, dets, det_rows, settings)
+    columns = _allocate(np.count_nonzero(keep) + len(_spawning(dets, spawn, settings[1][T_NEW])))
+    n = finish(
+        table, det_row, keep, spawn, columns, frame_counts, next_ids, streams, dets, settings
+    )
+    return _head(columns, n)
+
+
+@njit(cache=True, nogil=True)
+def advance(table, frame_counts, streams, dets, det_rows, settings):
+    """``step`` up to the rows' fates, on ``table`` in place: predict, associate, correct.
+
+    Returns:
+        ``det_row [T]`` (the detection matched to each row, ``-1`` for none),
+        ``keep [T]`` (the rows that survive) and ``spawn [D]`` (the detections
+        left to start tracks, if confident enough).
+    """
     stream, params, flags = table[9], settings[0], settings[2]
     for s in streams:
         frame_counts[s] += 1
@@ -88,12 +105,44 @@ def step(table, frame_counts, next_ids, streams, dets, det_rows, settings):
     spawn = _associate(table, active, streams, len(frame_counts), dets, det_rows, det_row, settings)
     _correct(table, active, det_row, dets, settings)
     keep = _survivors(table, active, det_row, flags[F_LOST_BUFFER])
-    columns = _compact(table, det_row, keep, dets, spawn, settings)
-    _spawn(columns, dets, spawn, frame_counts, next_ids, settings)
-    if flags[F_REMOVE_DUPLICATES]:
-        columns = _drop_duplicates(columns, streams, frame_counts, settings[1])
-    _assign_ids(columns[0], columns[3], columns[9], next_ids)
-    return columns
+    return det_row, keep, spawn
+
+
+@njit(cache=True, nogil=True)
+def finish(table, det_row, keep, spawn, columns, frame_counts, next_ids, streams, dets, settings):
+    """``step`` from the rows' fates: the new table in the first rows of ``columns``.
+
+    ``columns`` (ten table columns and a ``det_row`` column) may be the buffers
+    that ``table`` views: kept rows only move down. They need room for the kept
+    rows and the new tracks. Returns the new table's row count.
+    """
+    _compact(table, det_row, keep, columns)
+    n = _spawn(columns, np.count_nonzero(keep), dets, spawn, frame_counts, next_ids, settings)
+    if settings[2][F_REMOVE_DUPLICATES]:
+        n = _drop_duplicates(columns, n, streams, frame_counts, settings[1])
+    _assign_ids(columns[0][:n], columns[3][:n], columns[9][:n], next_ids)
+    return n
+
+
+@njit(cache=True, nogil=True)
+def _allocate(n):
+    """Room for ``n`` rows: the ten table columns and a ``det_row`` column."""
+    return (
+        np.empty(n, np.int64), np.empty((n, 8)), np.empty((n, 3, 4)), np.empty(n, np.int8),
+        np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32),
+        np.empty(n, np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
+        np.empty(n, np.int64),
+    )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def _head(columns, n):
+    """The first ``n`` rows of each of the eleven columns (views)."""
+    return (
+        columns[0][:n], columns[1][:n], columns[2][:n], columns[3][:n], columns[4][:n],
+        columns[5][:n], columns[6][:n], columns[7][:n], columns[8][:n], columns[9][:n],
+        columns[10][:n],
+    )  # fmt: skip
 
 
 @njit(cache=True, nogil=True)
@@ -399,18 +448,12 @@ def _spawning(dets, spawn, new_track_threshold):
 
 
 @njit(cache=True, nogil=True)
-def _compact(table, det_row, keep, dets, spawn, settings):
-    """The kept rows (with their ``det_row`` last), and room for the new tracks after them."""
-    n_kept = np.count_nonzero(keep)
-    n = n_kept + len(_spawning(dets, spawn, settings[1][T_NEW]))
-    columns = (
-        np.empty(n, np.int64), np.empty((n, 8)), np.zeros((n, 3, 4)), np.empty(n, np.int8),
-        np.empty(n, np.int32), np.empty(n, np.int32), np.empty(n, np.int32),
-        np.empty(n, np.float32), np.empty(n, np.int64), np.empty(n, np.int32),
-        np.empty(n, np.int64),
-    )  # fmt: skip
+def _compact(table, det_row, keep, columns):
+    """The kept rows (with their ``det_row`` last) into the first rows of ``columns``."""
     kept = np.flatnonzero(keep)
+    n_kept = len(kept)
     # A tuple of mixed arrays cannot be indexed by a loop variable: one line per column.
+    # Each right side is a copy, so ``columns`` may be the buffers ``table`` views.
     columns[0][:n_kept] = table[0][kept]
     columns[1][:n_kept] = table[1][kept]
     columns[2][:n_kept] = table[2][kept]
@@ -422,17 +465,17 @@ def _compact(table, det_row, keep, dets, spawn, settings):
     columns[8][:n_kept] = table[8][kept]
     columns[9][:n_kept] = table[9][kept]
     columns[10][:n_kept] = det_row[kept]
-    return columns
 
 
 @njit(cache=True, nogil=True)
-def _spawn(columns, dets, spawn, frame_counts, next_ids, settings):
-    """Fill the rows after the kept ones with a new track per spawning detection."""
+def _spawn(columns, n_kept, dets, spawn, frame_counts, next_ids, settings):
+    """A new track per spawning detection in the rows after the ``n_kept`` kept ones;
+    returns the row count."""
     track_id, mean, cov, state, hits, fsu, class_id, score, start, stream, det_row = columns
     params, flags = settings[0], settings[2]
     rows = _spawning(dets, spawn, settings[1][T_NEW])
     w_pos, w_vel = 2 * params[P_STD_POSITION], 10 * params[P_STD_VELOCITY]
-    r = len(track_id) - len(rows)
+    r = n_kept
     for d in rows:
         s = dets[3][d]
         frame = frame_counts[s]
@@ -441,6 +484,7 @@ def _spawn(columns, dets, spawn, frame_counts, next_ids, settings):
         for k in range(4):
             mean[r, k + 4] = 0.0
             cov[r, 0, k] = (1e-2 if k == 2 else w_pos * h) ** 2
+            cov[r, 1, k] = 0.0
             cov[r, 2, k] = (1e-5 if k == 2 else w_vel * h) ** 2
         confirm = flags[F_MIN_HITS] <= 1 or (flags[F_CONFIRM_FIRST] != 0 and frame == 1)
         state[r] = _CONFIRMED if confirm else _TENTATIVE
@@ -451,15 +495,18 @@ def _spawn(columns, dets, spawn, frame_counts, next_ids, settings):
             track_id[r] = next_ids[s]
             next_ids[s] += 1
         r += 1
+    return r
 
 
 @njit(cache=True, nogil=True)
-def _drop_duplicates(columns, streams, frame_counts, thresholds):
-    """Drop the younger of each tracked/lost pair of a stream with IoU > 0.85."""
-    track_id, mean, cov, state, hits, fsu, class_id, score, start, stream, det_row = columns
+def _drop_duplicates(columns, n, streams, frame_counts, thresholds):
+    """Drop the younger of each tracked/lost pair of a stream with IoU > 0.85, from the
+    first ``n`` rows of ``columns`` (in place); returns the rows left."""
+    track_id, mean, cov, state, hits, fsu, class_id, score, start, stream, det_row = _head(
+        columns, n
+    )
     offset = thresholds[T_PIXEL_OFFSET]
     active = of_streams(stream, streams, len(frame_counts))
-    n = len(track_id)
     drop = np.zeros(n, np.bool_)
     for p in range(n):
         if not active[p] or state[p] == _LOST:
@@ -479,10 +526,25 @@ def _drop_duplicates(columns, streams, frame_counts, thresholds):
             else:
                 drop[p] = True
     keep = ~drop
-    return (
-        track_id[keep], mean[keep], cov[keep], state[keep], hits[keep], fsu[keep],
-        class_id[keep], score[keep], start[keep], stream[keep], det_row[keep],
-    )  # fmt: skip
+    for column in (track_id, start, det_row):  # a tuple of one type: a loop is fine
+        _squeeze(column, keep)
+    _squeeze(mean, keep)
+    _squeeze(cov, keep)
+    _squeeze(state, keep)
+    for column in (hits, fsu, class_id, stream):
+        _squeeze(column, keep)
+    _squeeze(score, keep)
+    return np.count_nonzero(keep)
+
+
+@njit(cache=True, nogil=True)
+def _squeeze(column, keep):
+    """Move the rows to keep down to the front of ``column``, in order (in place)."""
+    j = 0
+    for i in range(len(keep)):
+        if keep[i]:
+            column[j] = column[i]
+            j += 1
 
 
 @njit(cache=True, nogil=True)

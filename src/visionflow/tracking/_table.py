@@ -92,6 +92,15 @@ class TrackTable:
             self.frames_since_update, self.class_id, self.score, self.start_frame, self.stream,
         )  # fmt: skip
 
+    def with_capacity(self, capacity: int) -> tuple[npt.NDArray[Any], ...]:
+        """Column buffers of ``capacity`` rows (at least ``len(self)``), this table's first."""
+        buffers = []
+        for column in self.columns():
+            buffer = np.empty((capacity, *column.shape[1:]), column.dtype)
+            buffer[: len(self)] = column
+            buffers.append(buffer)
+        return tuple(buffers)
+
     def select(self, index: npt.NDArray[np.bool_] | npt.NDArray[np.integer]) -> TrackTable:
         """Rows picked by a boolean mask or an integer index array (copies)."""
         return TrackTable(*(getattr(self, name)[index] for name in FIELD_NAMES))
