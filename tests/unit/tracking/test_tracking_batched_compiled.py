@@ -19,6 +19,7 @@ import pytest
 from test_tracking_batched_crowded import PARAMS, crowded_clip, next_batch, schedule
 from test_tracking_compiled import assert_same_state
 
+from visionflow.tracking._table import FIELD_NAMES
 from visionflow.tracking.batched import BatchedByteTrack
 from visionflow.types import Detections
 
@@ -187,3 +188,18 @@ def test_warm_up_compiles_both_kernels_and_changes_nothing() -> None:
     tracker.update(crowded_clip(1, 1)[0], ["cam0"])
     tracker.predict(["cam0", "cam0"])
     assert (kernel.update.signatures, kernel.predict.signatures) == compiled
+
+
+def test_tracks_is_a_copy_that_later_batches_leave_alone() -> None:
+    """The compiled batches write the table into buffers in place: ``tracks`` must not
+    show those buffers."""
+    pair = both()
+    clip = crowded_clip(12, 20)
+    for frame in clip[:10]:
+        run_both(pair, frame, ["cam0"])
+    snapshot = pair[0].tracks
+    before = {name: getattr(snapshot, name).copy() for name in FIELD_NAMES}
+    for frame in clip[10:]:
+        run_both(pair, frame, ["cam0"])
+    for name in FIELD_NAMES:
+        np.testing.assert_array_equal(getattr(snapshot, name), before[name], err_msg=name)
