@@ -381,6 +381,7 @@ ROUND_SIGNATURE = (
     UNITS_TYPE,
     _array(types.int64, 1),  # forget_frames of each unit
     _array(types.int64, 1),  # the table's keys
+    _array(types.intp, 1),  # the pairs' table rows when the caller has them, else empty
     _STATE_TYPE,
     _PARAMS_TYPE,
     _LINES_TYPE,
@@ -395,6 +396,7 @@ def round_step(
     units: UnitArrays,
     forget_frames: I64,
     ids: I64,
+    rows: I64,
     state: State,
     params: Params,
     lines: Lines,
@@ -410,19 +412,22 @@ def round_step(
         units: ``Units.kernel_arrays()`` of the bank.
         forget_frames: ``[U]`` the units' forget horizon.
         ids: ``[T]`` the table's keys, sorted.
+        rows: ``[P]`` the pairs' table rows when the caller has them (a round run
+            again after inserting keys), else empty: the kernel searches them.
         state, params, lines: as in :func:`advance`.
 
     Returns:
         ``None`` when no pair crossed and no row is stale (nothing left to do),
         else ``(row, unit, keys, index, located, crossed, going_in, screened,
         screened_xy, stale, n_stale)``. When a key is not in the table yet,
-        ``located`` is false and only ``row``, ``unit`` and ``keys`` are set:
-        insert the keys (``TrackTable.locate``) and run the round again.
+        ``located`` is false and only ``row``, ``unit``, ``keys`` and ``index``
+        (``np.searchsorted(ids, keys)``) are set: insert the keys
+        (``TrackTable.locate_searched``) and run the round again with their rows.
     """
     xyxy, track_id, class_id, row_stream, row_frame, stream_frame = rnd
     row, unit = pairs_of(row_stream, class_id, units)
     keys = keys_of(row, unit, track_id)
-    index, located = locate(ids, keys)
+    index, located = locate(ids, keys, rows)
     none = np.zeros(0, np.bool_)
     if not located:
         return row, unit, keys, index, False, none, none, keys[:0], np.zeros((0, 2)), none, 0

@@ -169,8 +169,18 @@ def frames_of(row: Rows, row_frame: I64) -> I64:
 
 
 @njit(cache=True, nogil=True)
-def locate(ids: I64, keys: I64) -> tuple[Rows, bool]:
-    """``TrackTable.locate`` of held keys: the row of each, and whether every key is held."""
+def locate(ids: I64, keys: I64, rows: Rows) -> tuple[Rows, bool]:
+    """``TrackTable.locate`` of held keys: the row of each, and whether every key is held.
+
+    ``rows``: the keys' rows when the caller has them (then returned as they
+    are, copied), else empty. Without them, the rows are ``np.searchsorted(ids,
+    keys)``, also where a key is missing.
+    """
+    if len(rows) == len(keys) and len(keys):
+        given = np.empty(len(rows), np.intp)  # a loop: numba types a read-only copy read-only
+        for p in range(len(rows)):
+            given[p] = rows[p]
+        return given, True
     index = np.searchsorted(ids, keys)
     for p in range(len(keys)):
         if index[p] >= len(ids) or ids[index[p]] != keys[p]:

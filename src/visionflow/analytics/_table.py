@@ -58,7 +58,15 @@ class TrackTable:
         """
         if not len(track_ids):
             return np.zeros(0, np.intp)
-        index = np.searchsorted(self.ids, track_ids)
+        return self.locate_searched(track_ids, np.searchsorted(self.ids, track_ids))
+
+    def locate_searched(
+        self, track_ids: npt.NDArray[np.int64], index: npt.NDArray[np.intp]
+    ) -> npt.NDArray[np.intp]:
+        """:meth:`locate` for a caller that has searched already (the search is most of it
+        at a thousand ids): ``index`` is ``np.searchsorted(ids, track_ids)``."""
+        if not len(track_ids):
+            return np.zeros(0, np.intp)
         if len(self.ids) == 0:
             new_ids = track_ids
         else:

@@ -292,7 +292,16 @@ Step = tuple[Rows, Rows, I64, Rows, bool, Mask, Mask, Mask, Mask, I64, bool, Mas
 
 
 @njit(
-    (ROUND_TYPE, UNITS_TYPE, _array(types.int64, readonly=True), _IDS, _COLUMNS, _PARAMS, _EDGES),
+    (
+        ROUND_TYPE,
+        UNITS_TYPE,
+        _array(types.int64, readonly=True),  # forget_frames of each unit
+        _IDS,
+        _array(types.intp, readonly=True),  # the pairs' table rows when the caller has them
+        _COLUMNS,
+        _PARAMS,
+        _EDGES,
+    ),
     cache=True,
     nogil=True,
 )
@@ -301,6 +310,7 @@ def round_step(
     units: UnitArrays,
     forget_frames: I64,
     ids: I64,
+    rows: Rows,
     columns: Columns,
     params: Params,
     edges: Edges,
@@ -311,7 +321,10 @@ def round_step(
         rnd: the round's arrays (``Round.kernel_arrays``).
         units: ``Units.kernel_arrays()`` of the bank.
         forget_frames: ``[U]`` the units' forget horizon.
-        ids, columns, params, edges: as in :func:`advance`.
+        ids: as in :func:`advance`.
+        rows: ``[P]`` the pairs' table rows when the caller has them (a round run
+            again after inserting keys), else empty: the kernel searches them.
+        columns, params, edges: as in :func:`advance`.
 
     Returns:
         ``None`` when nothing happened (no entry, exit, alert or stale row, no
@@ -320,13 +333,14 @@ def round_step(
         their keys and table rows, :func:`advance`'s results and the rows gone
         stale after it (empty when ``deferred``: the hand-over may change
         them). When a key is not in the table yet, ``located`` is false and
-        only ``row``, ``unit`` and ``keys`` are set: insert the keys
-        (``TrackTable.locate``) and run the round again.
+        only ``row``, ``unit``, ``keys`` and ``index`` (``np.searchsorted(ids,
+        keys)``) are set: insert the keys (``TrackTable.locate_searched``) and
+        run the round again with their rows.
     """
     xyxy, track_id, class_id, row_stream, row_frame, stream_frame = rnd
     row, unit = pairs_of(row_stream, class_id, units)
     keys = keys_of(row, unit, track_id)
-    index, located = locate(ids, keys)
+    index, located = locate(ids, keys, rows)
     none = np.zeros(0, np.bool_)
     if not located:
         return row, unit, keys, index, False, none, none, none, none, keys[:0], False, none

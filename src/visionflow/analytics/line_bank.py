@@ -61,6 +61,7 @@ Rows = npt.NDArray[np.intp]
 Mask = npt.NDArray[np.bool_]
 I64 = npt.NDArray[np.int64]
 Counts = tuple[dict[int, int], dict[int, int]]  # (in, out): class_id → crossings
+_NO_ROWS = np.zeros(0, np.intp)  # round_step's rows: none, the kernel searches them
 KernelArrays = tuple["_line_kernel.State", "_line_kernel.Params", "_line_kernel.Lines"]
 
 
@@ -265,16 +266,17 @@ class LineBank:
         The kernel also finds the pairs, their rows and the stale rows, and runs
         :meth:`_judge`'s touch and mode tests; the re-acquisition screen then
         runs here, on the crossings it returns. A round with a track new to a
-        unit runs twice: the first finds the keys to insert.
+        unit runs twice: the first finds the keys to insert (and searches the
+        rows once for both).
         """
         from visionflow.analytics import _line_kernel as kernel
 
         t, units = self._table, self._units
         args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
-        step: _line_kernel.Step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
-        if step is not None and not step[4]:  # keys to insert
-            t.locate(step[2])
-            step = kernel.round_step(*args, t.ids, *self._kernel_arrays())
+        step: _line_kernel.Step = kernel.round_step(*args, t.ids, _NO_ROWS, *self._kernel_arrays())
+        if step is not None and not step[4]:  # keys to insert: then their rows are known
+            rows = t.locate_searched(step[2], step[3])
+            step = kernel.round_step(*args, t.ids, rows, *self._kernel_arrays())
         if step is None:  # no crossing, no stale row
             return {}
         row, unit, _, index, _, crossed, going_in, screen, hit_xy, stale, n_stale = step

@@ -90,6 +90,7 @@ _STATE: dict[str, np.generic | npt.NDArray[Any]] = {
     "first_xy": np.zeros(2),
     "last_xy": np.zeros(2),
 }
+_NO_ROWS = np.zeros(0, np.intp)  # round_step's rows: none, the kernel searches them
 _CLASS_OFFSET = 1 << 31  # int32 class id → non-negative, order kept
 
 
@@ -260,8 +261,9 @@ class ZoneBank:
         """:meth:`update` with the round up to its report in one compiled call (same results).
 
         A round with a track new to a unit runs twice: the first finds the keys
-        to insert. An entry where a hand-over may continue a visit defers the
-        loitering test (and the stale rows) until after the hand-over.
+        to insert (and searches the rows once for both). An entry where a
+        hand-over may continue a visit defers the loitering test (and the stale
+        rows) until after the hand-over.
         """
         from visionflow.analytics import _zone_kernel as kernel
 
@@ -269,10 +271,11 @@ class ZoneBank:
         args = (rnd.kernel_arrays(), units.kernel_arrays(), units["forget_frames"])
         params = self._kernel_params()
         step: _zone_kernel.Step
-        step = kernel.round_step(*args, t.ids, self._kernel_columns(), params, self._stacked)
-        if step is not None and not step[4]:  # keys to insert
-            t.locate(step[2])
-            step = kernel.round_step(*args, t.ids, self._kernel_columns(), params, self._stacked)
+        rows, edges = _NO_ROWS, self._stacked
+        step = kernel.round_step(*args, t.ids, rows, self._kernel_columns(), params, edges)
+        if step is not None and not step[4]:  # keys to insert: then their rows are known
+            rows = t.locate_searched(step[2], step[3])
+            step = kernel.round_step(*args, t.ids, rows, self._kernel_columns(), params, edges)
         if step is None:  # most rounds: nothing happened
             return self._crowding_only(rnd) if self._crowding_on else {}
         row, unit, _, index, _, inside_now, entered, exited, due, dwell, deferred, stale = step

@@ -91,11 +91,20 @@ def test_locate_and_stale_rows_equal_the_numpy_code(seed: int) -> None:
     held = np.unique(rng.integers(0, 1 << 36, int(rng.integers(0, 30)))).astype(np.int64)
     table.locate(held)
     wanted = rng.permutation(held)[: int(rng.integers(0, len(held) + 1))]
-    index, located = kernel.locate(table.ids, wanted)
+    none = np.zeros(0, np.intp)
+    index, located = kernel.locate(table.ids, wanted, none)
     assert located and np.array_equal(index, table.locate(wanted))
     new = np.setdiff1d(rng.integers(0, 1 << 36, 3), held)
-    _, located = kernel.locate(table.ids, np.concatenate([wanted, new]))
-    assert not located
+    keys = rng.permutation(np.concatenate([wanted, new]))
+    searched, located = kernel.locate(table.ids, keys, none)
+    assert not located and np.array_equal(searched, np.searchsorted(table.ids, keys))
+    copy = TrackTable({"last_seen": np.int64(0)})
+    copy.locate(held)
+    rows = table.locate_searched(keys, searched)  # inserts the new keys
+    assert np.array_equal(rows, copy.locate(keys)) and np.array_equal(table.ids, copy.ids)
+    assert np.array_equal(table.ids[rows], keys)
+    given, located = kernel.locate(table.ids, keys, rows)  # rows known: taken as they are
+    assert located and np.array_equal(given, rows)
 
     n_streams = 3
     units = _units(rng, n_streams)

@@ -209,7 +209,7 @@ def test_strided_unaligned_table_columns_give_the_same_results(
     round_step = kernel.round_step
 
     def observed(*args: Any) -> Any:
-        strided_calls.append(not all(c.flags.c_contiguous for c in args[4] if len(c) > 1))
+        strided_calls.append(not all(c.flags.c_contiguous for c in args[5] if len(c) > 1))
         return round_step(*args)
 
     monkeypatch.setattr(kernel, "round_step", observed)
