@@ -146,6 +146,8 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
                 "live_queue_frames": args.live_queue_frames,
                 "nvdec_mode": args.nvdec_mode,
                 "gil_switch_interval_ms": args.switch_interval_ms or "auto",
+                # only when set, so that commits without the option run too
+                **({"idle_spin_ms": args.idle_spin_ms} if args.idle_spin_ms else {}),
             },
         }
     )
@@ -438,6 +440,12 @@ def main() -> None:
         type=float,
         default=0.0,
         help="runtime.gil_switch_interval_ms; 0 = auto (1 ms on the GPU, else unchanged)",
+    )
+    parser.add_argument(
+        "--idle-spin-ms",
+        type=float,
+        default=0.0,
+        help="runtime.idle_spin_ms: the inference thread polls this long after a batch",
     )
     parser.add_argument(
         "--processes",

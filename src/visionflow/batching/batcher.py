@@ -20,6 +20,7 @@ Streams can be registered and removed while batches are being formed.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -53,6 +54,12 @@ class FrameBatcher:
         stay_open: keep :meth:`next_batch` waiting when no stream is
             registered (streams may be added later) until :meth:`close`;
             otherwise it returns ``None`` once every stream has ended.
+        spin_s: for this long after it released a batch, :meth:`next_batch`
+            polls for the next frame instead of sleeping on the condition
+            (0: it sleeps at once). Polling keeps the consumer's core awake,
+            so a frame that comes within ``spin_s`` meets a warm CPU instead
+            of one that must wake up; the cost is that core, busy while it
+            polls. Each poll releases the GIL.
 
     A :meth:`put` that wakes a consumer idle in :meth:`next_batch` then
     sleeps for zero seconds: that releases the GIL to the consumer at once,
@@ -73,6 +80,7 @@ class FrameBatcher:
         *,
         live_capacity: int = DEFAULT_LIVE_CAPACITY,
         stay_open: bool = False,
+        spin_s: float = 0.0,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -80,11 +88,16 @@ class FrameBatcher:
             raise ValueError(f"timeout_s must be >= 0, got {timeout_s}")
         if live_capacity < 1:
             raise ValueError(f"live_capacity must be >= 1, got {live_capacity}")
+        if spin_s < 0:
+            raise ValueError(f"spin_s must be >= 0, got {spin_s}")
         self.max_batch_size = max_batch_size
         self.timeout_s = timeout_s
         self._capacity = capacity or max(2, max_batch_size)
         self._live_capacity = live_capacity
         self._stay_open = stay_open
+        self.spin_s = spin_s
+        self._changes = 0  # bumped by every notify: what a polling consumer watches
+        self._released_at = -math.inf  # monotonic s when next_batch last returned frames
         self._closed_at: float | None = None
         self._lanes: dict[str, _Lane] = {}
         self._dropped: dict[str, int] = {}
@@ -93,6 +106,11 @@ class FrameBatcher:
         self._idle_consumers = 0  # next_batch calls waiting for a first frame
         self.last_wait_s = 0.0
         """Seconds the last batch waited between its first frame and its release."""
+
+    def _notify(self) -> None:
+        """Wake every waiter, and a consumer polling in :meth:`_spin` (lock held)."""
+        self._changes += 1
+        self._cond.notify_all()
 
     # -- producers -------------------------------------------------------------
 
@@ -111,7 +129,7 @@ class FrameBatcher:
             if lane is not None:  # an ended lane still draining: keep its frames first
                 new.frames = lane.frames
             self._lanes[stream_id] = new
-            self._cond.notify_all()
+            self._notify()
 
     def put(self, frame: Frame, timeout_s: float | None = None) -> bool:
         """Queue a frame: lossless lanes block while full, live lanes drop their oldest.
@@ -137,7 +155,7 @@ class FrameBatcher:
                     return False
                 self._cond.wait(remaining)
             lane.frames.append(frame)
-            self._cond.notify_all()
+            self._notify()
             woke_idle = self._idle_consumers > 0
         if woke_idle and self.YIELD_TO_IDLE_CONSUMER:
             time.sleep(0)  # let the woken consumer take the GIL now (see the class docstring)
@@ -158,7 +176,8 @@ class FrameBatcher:
                 return False
             lane.ended = True
             self._drop_finished_lanes()
-            self._cond.notify_all()
+            self._notify()
+            self._released_at = time.monotonic()
         return True
 
     def remove(self, stream_id: str) -> int:
@@ -170,7 +189,7 @@ class FrameBatcher:
         with self._cond:
             lane = self._lanes.pop(stream_id, None)
             self._dropped.pop(stream_id, None)
-            self._cond.notify_all()
+            self._notify()
         return len(lane.frames) if lane is not None else 0
 
     def discard_queued(self, stream_id: str) -> int:
@@ -187,7 +206,8 @@ class FrameBatcher:
             lane.frames.clear()
             self._dropped[stream_id] = self._dropped.get(stream_id, 0) + n
             self._drop_finished_lanes()
-            self._cond.notify_all()
+            self._notify()
+            self._released_at = time.monotonic()
         return n
 
     def close(self, grace_s: float = 10.0) -> None:
@@ -196,12 +216,12 @@ class FrameBatcher:
         with self._cond:
             if self._closed_at is None:
                 self._closed_at = time.monotonic() + grace_s
-            self._cond.notify_all()
+            self._notify()
 
     def wake(self) -> None:
         """Wake a consumer blocked in :meth:`next_batch` (it re-checks and waits again)."""
         with self._cond:
-            self._cond.notify_all()
+            self._notify()
 
     # -- observation -------------------------------------------------------------
 
@@ -268,27 +288,47 @@ class FrameBatcher:
                 self._cond.wait(remaining)
                 self._take_round_robin(frames)
             self._drop_finished_lanes()
-            self._cond.notify_all()
+            self._notify()
+            self._released_at = time.monotonic()
         self.last_wait_s = time.perf_counter() - started
         return FrameBatch(tuple(frames))
 
     def _wait_for_first(self, idle_timeout_s: float | None) -> bool:
-        """Wait until a frame is queued; ``False`` when the batcher is done."""
+        """Wait until a frame is queued; ``False`` when the batcher is done.
+
+        Until ``spin_s`` after the last batch was released the wait polls
+        (:meth:`_spin`); after that it sleeps.
+        """
         deadline = None if idle_timeout_s is None else time.monotonic() + idle_timeout_s
+        spin_until = self._released_at + self.spin_s
         while not self._any_queued():
             if self._done():
                 return False
-            remaining = None if deadline is None else deadline - time.monotonic()
+            now = time.monotonic()
+            remaining = None if deadline is None else deadline - now
             if remaining is not None and remaining <= 0:
                 return True
             if self._closed_at is not None:  # wake up to notice the grace deadline
                 remaining = min(remaining or 0.1, 0.1)
             self._idle_consumers += 1
             try:
-                self._cond.wait(remaining)
+                if now < spin_until:
+                    self._spin(spin_until if deadline is None else min(spin_until, deadline))
+                else:
+                    self._cond.wait(remaining)
             finally:
                 self._idle_consumers -= 1
         return True
+
+    def _spin(self, until: float) -> None:
+        """Poll until something changes or ``until`` (monotonic s): lock released, GIL yielded."""
+        seen = self._changes
+        self._cond.release()
+        try:
+            while self._changes == seen and time.monotonic() < until:
+                time.sleep(0)
+        finally:
+            self._cond.acquire()
 
     def _done(self) -> bool:
         all_ended = not any(not lane.ended for lane in self._lanes.values())

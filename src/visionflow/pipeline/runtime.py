@@ -175,6 +175,7 @@ class Pipeline:
             self.config.batching.timeout_ms / 1e3,
             live_capacity=runtime.live_queue_frames,
             stay_open=self._stay_open,
+            spin_s=runtime.idle_spin_ms / 1e3,
         )
         for stream_id, source in comps.sources.items():
             self._records[stream_id] = record = StreamRecord(stream_id, source)

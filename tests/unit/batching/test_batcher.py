@@ -192,3 +192,66 @@ def test_timeout_counts_from_the_oldest_frames_arrival() -> None:
     batch = batcher.next_batch()
     assert batch is not None and len(batch) == 1
     assert time.perf_counter() - started >= 0.45  # a fresh frame waits for company
+
+
+def test_negative_spin_is_an_error() -> None:
+    with pytest.raises(ValueError, match="spin_s must be"):
+        FrameBatcher(4, 0.0, spin_s=-0.001)
+
+
+@pytest.mark.parametrize("spin_s", [0.0, 0.002, 10.0])
+def test_spinning_consumer_gets_the_same_batches(spin_s: float) -> None:
+    """Frames that trickle in, some within the spin and some after it, keep their order."""
+    batcher = FrameBatcher(3, timeout_s=0.0, spin_s=spin_s)
+    batcher.register("a")
+    batcher.register("b")
+    threads = [
+        threading.Thread(target=produce, args=(batcher, "a", 12, 0.003)),
+        threading.Thread(target=produce, args=(batcher, "b", 7, 0.005)),
+    ]
+    for thread in threads:
+        thread.start()
+    batches = drain(batcher)  # with spin_s = 10 s it polls the whole time, and must still end
+    for thread in threads:
+        thread.join()
+    for stream, count in (("a", 12), ("b", 7)):
+        numbers = [n for batch in batches for s, n in batch if s == stream]
+        assert numbers == list(range(count))
+
+
+def consumer_cpu_s(batcher: FrameBatcher, idle_s: float) -> float:
+    """CPU seconds the consumer's thread spends in ``next_batch`` over ``idle_s`` with no frame."""
+    cpu: list[float] = []
+
+    def consume() -> None:
+        started = time.thread_time()
+        batcher.next_batch(idle_timeout_s=idle_s)
+        cpu.append(time.thread_time() - started)
+
+    thread = threading.Thread(target=consume)
+    thread.start()
+    thread.join()
+    return cpu[0]
+
+
+def test_consumer_polls_for_spin_s_after_a_batch_then_sleeps() -> None:
+    batcher = FrameBatcher(1, timeout_s=0.0, spin_s=0.15)
+    batcher.register("cam")
+    batcher.put(frame("cam", 0))
+    assert batcher.next_batch() is not None  # the spin runs from this release
+    polled = consumer_cpu_s(batcher, idle_s=0.6)
+    slept = consumer_cpu_s(batcher, idle_s=0.3)  # the spin ended long ago: only sleeps
+    assert polled > 0.03  # it did poll (a sleeping wait takes well under 1 ms of CPU)
+    assert polled < 0.45  # and stopped after the spin, not at the 0.6 s idle timeout
+    assert slept < 0.02
+
+
+def test_end_during_spin_is_seen_at_once() -> None:
+    batcher = FrameBatcher(2, timeout_s=0.0, spin_s=30.0)
+    batcher.register("cam")
+    batcher.put(frame("cam", 0))
+    assert batcher.next_batch() is not None
+    threading.Timer(0.05, batcher.end, args=("cam",)).start()
+    started = time.monotonic()
+    assert batcher.next_batch() is None
+    assert time.monotonic() - started < 5.0  # not the 30 s spin
