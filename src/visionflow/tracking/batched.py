@@ -14,6 +14,12 @@ There is no Python loop over streams or tracks, except over rounds when a
 stream has several slots in one batch. Results are identical to
 ``MultiStreamTracker`` with the same ByteTrack parameters: same rows, order
 and ids (tests check it).
+
+With ``compiled`` (the default) a whole batch, rounds included, is one call
+of compiled code (:mod:`visionflow.tracking._batched_kernel`), and so is a
+``predict``: at one to a few streams the NumPy calls around the step, not
+the tracking, had been most of the cost. The table then lives in column
+buffers with spare rows that the kernel rewrites in place.
 """
 
 from __future__ import annotations
