@@ -91,6 +91,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         live_queue_frames=2,
         nvdec_mode="auto",
         switch_interval_ms=0.0,
+        idle_spin_ms=args.idle_spin_ms,
     )
     with tempfile.TemporaryDirectory() as out:
         pipeline = Pipeline(pipeline_config(settings, 0, Path(out)))
@@ -113,7 +114,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "p90": round(values[len(values) * 9 // 10], 1),
         }
     stages = {s.stage: round(s.p50_ms, 3) for s in summary.stats.summary()}
-    return {"label": args.label, "batches": len(rows), "segments": segments, "stages": stages}
+    return {
+        "label": args.label,
+        "idle_spin_ms": args.idle_spin_ms,
+        "batches": len(rows),
+        "segments": segments,
+        "stages": stages,
+    }
 
 
 def main() -> None:
@@ -123,6 +130,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="run length")
     parser.add_argument("--skip", type=int, default=60, help="batches left out at the start")
     parser.add_argument("--label", default="run")
+    parser.add_argument("--idle-spin-ms", type=float, default=0.0, help="runtime.idle_spin_ms")
     parser.add_argument("--out", type=Path, required=True, help="JSON file the run is appended to")
     args = parser.parse_args()
     _instrument(marks)
