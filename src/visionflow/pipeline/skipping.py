@@ -53,12 +53,18 @@ def track(
     """Tracks of every frame: update on inferred frames, predict on skipped ones.
 
     Slots are handled in runs of the same kind, in slot order, so each
-    stream's frames reach the tracker in time order.
+    stream's frames reach the tracker in time order. A batch of one kind (a
+    one-stream batch always is) goes to the tracker as it is: slicing it into
+    runs cost more than tracking it.
     """
     stream_ids = [f.stream_id for f in batch.frames]
     if interval == 0:
         return tracker.update(detections, stream_ids)
     inferred = inferred_slots(batch, interval)
+    if inferred.all():
+        return tracker.update(detections, stream_ids)
+    if not inferred.any():
+        return tracker.predict(stream_ids)
     parts = []
     for start, stop in _runs(inferred):
         ids = stream_ids[start:stop]
