@@ -19,7 +19,7 @@ import pytest
 torch = pytest.importorskip("torch")
 cv2 = pytest.importorskip("cv2")
 
-from visionflow.inference import Detector  # noqa: E402
+from visionflow.inference import Detector, gpu_postprocess  # noqa: E402
 from visionflow.inference.gpu_detector import GpuDetector  # noqa: E402
 from visionflow.inference.gpu_postprocess import HOST_MAX_CANDIDATES  # noqa: E402
 from visionflow.types import Detections  # noqa: E402
@@ -155,6 +155,35 @@ def test_small_batches_finished_on_the_host_equal_the_device_nms(
     np.testing.assert_array_equal(on_host.class_id, on_device.class_id)
     np.testing.assert_allclose(on_host.xyxy, on_device.xyxy, atol=1e-3)
     np.testing.assert_allclose(on_host.confidence, on_device.confidence, atol=1e-6)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_one_copy_host_finish_equals_its_counted_fallback(
+    detectors: tuple[Detector, GpuDetector], batch: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates and their count in one copy, or (more candidates than the rows
+    gathered) counted first and copied after: the same detections."""
+    _, gpu_det = detectors
+    frames = _frames(DATA / "vtest.mp4", step=25, count=batch)
+    post = gpu_det._post
+    overflowed: list[bool] = []
+    unsized = post._finish_unsized
+
+    def spy(*args: object) -> Detections | None:
+        found = unsized(*args)  # type: ignore[arg-type]
+        overflowed.append(found is None)
+        return found
+
+    monkeypatch.setattr(post, "_finish_unsized", spy)
+    one_copy = gpu_det.detect(frames)
+    monkeypatch.setattr(gpu_postprocess, "STATIC_ROWS_PER_FRAME", 1)  # fewer than the candidates
+    counted = gpu_det.detect(frames)
+    assert overflowed == [False, True]
+    assert len(one_copy) > batch  # more than one candidate per frame, so the second overflowed
+    np.testing.assert_array_equal(one_copy.frame_index, counted.frame_index)
+    np.testing.assert_array_equal(one_copy.class_id, counted.class_id)
+    np.testing.assert_array_equal(one_copy.xyxy, counted.xyxy)
+    np.testing.assert_array_equal(one_copy.confidence, counted.confidence)
 
 
 @pytest.mark.parametrize("batch", [1, 3, 8])

@@ -114,6 +114,7 @@ class GpuDetector:
         self._post = DevicePostprocessor(self.layout, len(self.class_names), config, self.device)
         self._torch = require_torch()
         self._pinned: Any = None
+        self._events: list[Any] | None = None
 
     @classmethod
     def from_darknet(
@@ -247,7 +248,7 @@ class GpuDetector:
             return Detections.empty()
         th = self._torch
         with th.inference_mode():
-            events = [th.cuda.Event(enable_timing=True) for _ in range(4)] if self._cuda else []
+            events = self._timing_events() if self._cuda else []
             # The stream named: Event.record() without one looks it up through
             # torch.cuda.is_available(), about 40 µs of host time per call.
             stream = th.cuda.current_stream(self.device) if events else None
@@ -289,6 +290,13 @@ class GpuDetector:
     def _cuda(self) -> bool:
         return bool(self.device.type == "cuda")
 
+    def _timing_events(self) -> list[Any]:
+        """The four CUDA timing events of a call, made once: each call records them
+        anew and reads them (:meth:`_timings`, after a wait) before it returns."""
+        if self._events is None:
+            self._events = [self._torch.cuda.Event(enable_timing=True) for _ in range(4)]
+        return self._events
+
     @staticmethod
     def _record(events: list[Any], index: int, stream: Any) -> None:
         if events:
@@ -304,7 +312,10 @@ class GpuDetector:
     def _on_device(self, images: Sequence[Any]) -> list[torch.Tensor]:
         th = self._torch
         if isinstance(images[0], th.Tensor):
-            return [im.to(self.device, non_blocking=True) for im in images]
+            return [
+                im if im.device == self.device else im.to(self.device, non_blocking=True)
+                for im in images
+            ]
         shapes = {im.shape for im in images}
         if len(shapes) != 1 or not self._cuda:
             return [th.from_numpy(np.ascontiguousarray(im)).to(self.device) for im in images]

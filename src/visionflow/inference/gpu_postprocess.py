@@ -27,6 +27,7 @@ round one small ``[M, M]`` reduction.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from visionflow.inference.postprocess import Candidates, Layout, PostprocessConfig, finish
@@ -35,6 +36,12 @@ from visionflow.types import Detections
 
 HOST_MAX_CANDIDATES = 2048
 """Candidates up to which :class:`DevicePostprocessor` finishes on the host."""
+
+STATIC_ROWS_PER_FRAME = 256
+"""Candidate rows per frame (up to :data:`HOST_MAX_CANDIDATES`) that the host finish
+gathers before it knows how many passed: one copy brings the rows and their count,
+instead of a copy of the count (a wait for the GPU) and then one of the rows. A batch
+with more candidates than that takes the second copy after all."""
 
 
 class DevicePostprocessor:
@@ -77,28 +84,52 @@ class DevicePostprocessor:
         Sorted by batch slot, then descending confidence, like the CPU path.
         """
         xywh, score, class_id = self._decode(raw)
-        flat = self._passed(score, class_id).reshape(-1).nonzero().squeeze(1)
+        passed = self._passed(score, class_id).reshape(-1)
+        if self.host_max_candidates > 0:
+            found = self._finish_unsized(passed, xywh, score, class_id, geometry)
+            if found is not None:
+                return found
+        flat = passed.nonzero().squeeze(1)
         if len(flat) <= self.host_max_candidates:
-            return self._finish_on_host(flat, xywh, score, class_id, geometry)
+            host = self._packed(flat, xywh, score, class_id).cpu().numpy()
+            return self._finish_on_host(host, geometry)
         slot, xywh, score, class_id = self._top(flat, xywh, score, class_id)
         rows = self._rows(slot, xywh, score, class_id, geometry).cpu().numpy()
         return Detections(
             rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int32), rows[:, 6].astype(np.int32)
         )
 
-    def _finish_on_host(
+    def _finish_unsized(
         self,
-        flat: torch.Tensor,
+        passed: torch.Tensor,
         xywh: torch.Tensor,
         score: torch.Tensor,
         class_id: torch.Tensor,
         geometry: LetterboxGeometry,
-    ) -> Detections:
-        """The candidates at ``flat`` (row-major ``slot * N + anchor``) finished by the
-        CPU path's :func:`finish`, which also takes their top-k: one gather, one copy."""
+    ) -> Detections | None:
+        """The host finish with one copy: the first :data:`STATIC_ROWS_PER_FRAME` per
+        frame candidates and, in a last row, their count. ``None`` when more passed."""
+        rows = min(self.host_max_candidates, STATIC_ROWS_PER_FRAME * score.shape[0])
+        flat = torch.nonzero_static(passed, size=rows, fill_value=0).squeeze(1)
+        count = torch.sum(passed, dtype=torch.float32).expand(1, 7)  # exact below 2**24
+        host = torch.cat([self._packed(flat, xywh, score, class_id), count]).cpu().numpy()
+        found = int(host[-1, 0])
+        return self._finish_on_host(host[:found], geometry) if found <= rows else None
+
+    def _packed(
+        self, flat: torch.Tensor, xywh: torch.Tensor, score: torch.Tensor, class_id: torch.Tensor
+    ) -> torch.Tensor:
+        """``[len(flat), 7]`` float32 rows ``x, y, w, h, score, class, slot`` of the anchors
+        at ``flat`` (row-major ``slot * N + anchor``), on the device."""
         batch, anchors = score.shape
         columns = (xywh, score[..., None], class_id[..., None].float(), self._slots(batch, anchors))
-        host = torch.cat(columns, dim=2).reshape(-1, 7)[flat].cpu().numpy()
+        return torch.cat(columns, dim=2).reshape(-1, 7)[flat]
+
+    def _finish_on_host(
+        self, host: npt.NDArray[np.float32], geometry: LetterboxGeometry
+    ) -> Detections:
+        """Candidate rows (:meth:`_packed`, on the host) finished by the CPU path's
+        :func:`finish`, which also takes their top-k."""
         found = Candidates(
             host[:, 6].astype(np.intp), host[:, :4], host[:, 4], host[:, 5].astype(np.intp)
         )
