@@ -1,9 +1,3 @@
-# numba ships no type hints and infers the kernels' types from their arguments (the
-# overrides pyproject.toml gives visionflow.tracking._bytetrack_kernel); compiled
-# functions take their arrays positionally (no keyword-only parameters in nopython mode).
-# mypy: disallow-untyped-defs=False, disallow-untyped-decorators=False
-# mypy: disallow-incomplete-defs=False, disallow-any-unimported=False, warn-return-any=False
-# ruff: noqa: PLR0917
 """A whole batch of :class:`~visionflow.tracking.BatchedByteTrack` as one compiled call.
 
 :func:`~visionflow.tracking._bytetrack_kernel.step` does one frame of each
