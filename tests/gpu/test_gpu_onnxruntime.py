@@ -93,12 +93,14 @@ def test_cuda_provider_detections_match_the_cpu(cache: Path) -> None:
 
 def test_batches_above_the_largest_are_split_and_equal_one_by_one(cache: Path) -> None:
     backend = _ort_detector(cache, "onnxruntime-cuda").backend
-    batch = torch.rand(20, 3, 416, 416, device="cuda")
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    batch = torch.rand(20, 3, 416, 416, device="cuda", generator=generator)
     whole = backend.run_tensor(batch).clone()  # 16 + 4
     singles = torch.cat([backend.run_tensor(batch[i : i + 1]).clone() for i in range(20)])
     # cuDNN picks other kernels per batch size (TF32 too): rows agree to ~1e-4 relative,
-    # and a row from another image would be off by far more.
-    torch.testing.assert_close(whole, singles, rtol=2e-3, atol=2e-3)
+    # a few of 4.3 M values to ~3.4e-3 (ONNX Runtime 1.31, unseeded noise input), and a
+    # row from another image would be off by far more.
+    torch.testing.assert_close(whole, singles, rtol=2e-3, atol=5e-3)
 
 
 def test_tensorrt_provider_runs_or_says_what_is_missing(cache: Path) -> None:
