@@ -177,7 +177,6 @@ class FrameBatcher:
             lane.ended = True
             self._drop_finished_lanes()
             self._notify()
-            self._released_at = time.monotonic()
         return True
 
     def remove(self, stream_id: str) -> int:
@@ -207,7 +206,6 @@ class FrameBatcher:
             self._dropped[stream_id] = self._dropped.get(stream_id, 0) + n
             self._drop_finished_lanes()
             self._notify()
-            self._released_at = time.monotonic()
         return n
 
     def close(self, grace_s: float = 10.0) -> None:

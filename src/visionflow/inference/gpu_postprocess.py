@@ -71,6 +71,7 @@ class DevicePostprocessor:
             device,
         )
         self.host_max_candidates = host_max_candidates
+        self._unsized = True  # torch.nonzero_static runs on this device (see _finish_unsized)
         self._slot_columns: dict[int, torch.Tensor] = {}
         self._class_allowed: torch.Tensor | None = None
         if config.class_ids is not None:
@@ -85,7 +86,7 @@ class DevicePostprocessor:
         """
         xywh, score, class_id = self._decode(raw)
         passed = self._passed(score, class_id).reshape(-1)
-        if self.host_max_candidates > 0:
+        if self.host_max_candidates > 0 and self._unsized:
             found = self._finish_unsized(passed, xywh, score, class_id, geometry)
             if found is not None:
                 return found
@@ -110,7 +111,11 @@ class DevicePostprocessor:
         """The host finish with one copy: the first :data:`STATIC_ROWS_PER_FRAME` per
         frame candidates and, in a last row, their count. ``None`` when more passed."""
         rows = min(self.host_max_candidates, STATIC_ROWS_PER_FRAME * score.shape[0])
-        flat = torch.nonzero_static(passed, size=rows, fill_value=0).squeeze(1)
+        try:
+            flat = torch.nonzero_static(passed, size=rows, fill_value=0).squeeze(1)
+        except NotImplementedError:  # torch < 2.6 has no CUDA nonzero_static: two copies
+            self._unsized = False
+            return None
         count = torch.sum(passed, dtype=torch.float32).expand(1, 7)  # exact below 2**24
         host = torch.cat([self._packed(flat, xywh, score, class_id), count]).cpu().numpy()
         found = int(host[-1, 0])

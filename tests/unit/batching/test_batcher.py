@@ -255,3 +255,14 @@ def test_end_during_spin_is_seen_at_once() -> None:
     started = time.monotonic()
     assert batcher.next_batch() is None
     assert time.monotonic() - started < 5.0  # not the 30 s spin
+
+
+def test_only_a_released_batch_starts_the_spin() -> None:
+    """Ending or emptying a lane is no batch: the consumer keeps sleeping after it."""
+    batcher = FrameBatcher(2, timeout_s=0.0, spin_s=5.0)
+    for stream in ("a", "b", "c"):
+        batcher.register(stream)
+    batcher.put(frame("c", 0))
+    batcher.discard_queued("c")
+    batcher.end("a")
+    assert consumer_cpu_s(batcher, idle_s=0.3) < 0.02
