@@ -170,7 +170,7 @@ def build_components(
     """
     device = resolve_device(config.device)  # auto: CUDA when torch sees a GPU
     memory = GpuMemoryProbe(device)
-    memory.mark("start")
+    memory.start()
     # The model first: its CUDA graphs must be captured before any decoder works on the
     # GPU (NVDEC's threaded mode starts decoding as a source opens, and work from other
     # threads invalidates a capture).

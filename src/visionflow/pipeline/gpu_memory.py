@@ -14,6 +14,7 @@ GPU at the same time skew the readings.
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,14 @@ class GpuMemoryProbe:
         self._marks: dict[str, int] = {}
         self._peak = (0, 0)  # (used bytes, the most streams open up to then)
         self._most_streams = 0
+
+    def start(self) -> None:
+        """The ``start`` reading, after a garbage collection: objects that earlier work
+        in this process left in reference cycles (a previous pipeline's detector or
+        decoders, say) must not free device memory while the model's share is read."""
+        if self._device is not None:
+            gc.collect()
+        self.mark("start")
 
     def mark(self, name: str) -> None:
         """Record the device's used memory now under ``name``."""
