@@ -64,11 +64,17 @@ class GpuMemoryProbe:
         self._most_streams = 0
 
     def start(self) -> None:
-        """The ``start`` reading, after a garbage collection: objects that earlier work
-        in this process left in reference cycles (a previous pipeline's detector or
-        decoders, say) must not free device memory while the model's share is read."""
+        """The ``start`` reading, taken after what the model's build would do anyway.
+
+        A CUDA graph capture collects garbage and empties PyTorch's cache of free
+        blocks (``torch.cuda.graph``), which hands memory that earlier work in this
+        process left cached back to the device: read during the build, the model's
+        share came out negative (-190 to -360 MiB after other GPU tests). So the
+        baseline is read after the same collection and emptying.
+        """
         if self._device is not None:
             gc.collect()
+            require_torch().cuda.empty_cache()
         self.mark("start")
 
     def mark(self, name: str) -> None:
