@@ -16,6 +16,7 @@ from numba import njit
 
 from visionflow.tracking._bytetrack_kernel import (
     F_PREDICT_TENTATIVE,
+    _box_xyxy,
     advance,
     finish,
     of_streams,
@@ -136,14 +137,9 @@ def _confirmed_starts(stream, state, slot_stream, n_streams):
 @njit(cache=True, nogil=True)
 def _write_box(table, t, slot, row, out):
     """Output ``row``: track ``t``'s box (``TrackTable.confirmed_detections``), in ``slot``."""
-    track_id, mean, class_id, score = table[0], table[1], table[6], table[7]
-    cx, cy, a, h = mean[t, 0], mean[t, 1], mean[t, 2], mean[t, 3]
-    half_w = a * h / 2
-    half_h = h / 2
-    out[0][row, 0] = np.float32(cx - half_w)
-    out[0][row, 1] = np.float32(cy - half_h)
-    out[0][row, 2] = np.float32(cx + half_w)
-    out[0][row, 3] = np.float32(cy + half_h)
+    track_id, class_id, score = table[0], table[6], table[7]
+    box = out[0][row]
+    box[0], box[1], box[2], box[3] = _box_xyxy(table[1], t, np.float32(0))
     out[1][row], out[2][row], out[3][row], out[4][row] = score[t], class_id[t], slot, track_id[t]
 
 
