@@ -63,6 +63,19 @@ def scene(n_objects: int, n_frames: int, seed: int) -> list[Detections]:
     return frames
 
 
+WARMUP_CALLS = 10
+
+
+def _warmed(
+    step: Callable[[Detections], object], inputs: list[Detections], reset: Callable[[], None]
+) -> list[Detections]:
+    """Reset, run the first ``WARMUP_CALLS`` inputs untimed; the inputs left to time."""
+    reset()
+    for item in inputs[:WARMUP_CALLS]:
+        step(item)
+    return inputs[WARMUP_CALLS:]
+
+
 def timed(
     step: Callable[[Detections], object],
     inputs: list[Detections],
@@ -72,13 +85,11 @@ def timed(
     """Median ms per call of ``step(inputs[t])`` over t = 10 .. end (after a warm-up)."""
     runs = []
     for _ in range(repeats):
-        reset()
-        for item in inputs[:10]:
-            step(item)
+        rest = _warmed(step, inputs, reset)
         start = time.perf_counter()
-        for item in inputs[10:]:
+        for item in rest:
             step(item)
-        runs.append((time.perf_counter() - start) / (len(inputs) - 10) * 1e3)
+        runs.append((time.perf_counter() - start) / len(rest) * 1e3)
     return round(statistics.median(runs), 4)
 
 
@@ -92,11 +103,8 @@ def paced(
     """Median ms of one ``step(inputs[t])`` call after sleeping ``sleep_s`` (t >= 10)."""
     runs = []
     for _ in range(repeats):
-        reset()
-        for item in inputs[:10]:
-            step(item)
         calls = []
-        for item in inputs[10:]:
+        for item in _warmed(step, inputs, reset):
             time.sleep(sleep_s)
             start = time.perf_counter()
             step(item)
