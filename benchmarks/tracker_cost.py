@@ -119,13 +119,11 @@ def predict_cost(
     """Median ms per ``predict`` call: the tracks of 10 batches, then frames without inference."""
     runs = []
     for _ in range(repeats):
-        tracker.reset()
-        for batch in batches[:10]:
-            tracker.update(batch, ids)
+        rest = _warmed(lambda batch: tracker.update(batch, ids), batches, tracker.reset)
         start = time.perf_counter()
-        for _ in batches[10:]:
+        for _ in rest:
             tracker.predict(ids)
-        runs.append((time.perf_counter() - start) / (len(batches) - 10) * 1e3)
+        runs.append((time.perf_counter() - start) / len(rest) * 1e3)
     return round(statistics.median(runs), 4)
 
 
