@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,11 @@ cv2 = pytest.importorskip("cv2")
 
 from visionflow.inference import Detector, gpu_postprocess  # noqa: E402
 from visionflow.inference.gpu_detector import GpuDetector  # noqa: E402
-from visionflow.inference.gpu_postprocess import HOST_MAX_CANDIDATES  # noqa: E402
+from visionflow.inference.gpu_postprocess import (  # noqa: E402
+    HOST_MAX_CANDIDATES,
+    DevicePostprocessor,
+)
+from visionflow.inference.preprocess import LetterboxGeometry  # noqa: E402
 from visionflow.types import Detections  # noqa: E402
 
 pytestmark = pytest.mark.gpu
@@ -184,6 +189,87 @@ def test_one_copy_host_finish_equals_its_counted_fallback(
     np.testing.assert_array_equal(one_copy.class_id, counted.class_id)
     np.testing.assert_array_equal(one_copy.xyxy, counted.xyxy)
     np.testing.assert_array_equal(one_copy.confidence, counted.confidence)
+
+
+def _warmed(max_batch_size: int) -> GpuDetector:
+    cfg, weights, names = _model_files()
+    det = GpuDetector.from_darknet(
+        cfg, weights, names, device="cuda", confidence=CONFIDENCE, max_batch_size=max_batch_size
+    )
+    det.warm_up()
+    return det
+
+
+def _static_raw(det: GpuDetector, frames: list[np.ndarray]) -> tuple[Any, LetterboxGeometry]:
+    """The model's output for ``frames``: the first slots of its CUDA graph's output."""
+    images = [torch.from_numpy(f).cuda() for f in frames]
+    with torch.inference_mode():
+        batch, geometry = det.letterbox(images, "rgb", det.backend.input_buffer(len(images)))
+        return det.backend.run_tensor(batch), geometry
+
+
+def _launched(det: GpuDetector, raw: Any, geometry: LetterboxGeometry) -> Detections:
+    """Post-processing of a copy of ``raw`` (no graph reads it): the kernels launched."""
+    post = DevicePostprocessor(det.layout, len(det.class_names), det.config, det.device)
+    with torch.inference_mode():
+        return post(raw.clone(), geometry)
+
+
+def _assert_same(a: Detections, b: Detections) -> None:
+    np.testing.assert_array_equal(a.frame_index, b.frame_index)
+    np.testing.assert_array_equal(a.class_id, b.class_id)
+    np.testing.assert_array_equal(a.xyxy, b.xyxy)
+    np.testing.assert_array_equal(a.confidence, b.confidence)
+
+
+def test_captured_gather_equals_the_launched_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A replay of the post-processing graph gives the launched kernels' detections,
+    also for a batch that fills part of its bucket while the slots past it still
+    hold the previous batch's frames."""
+    det = _warmed(max_batch_size=8)
+    post = det._post
+    assert {len(graph.source) for graph in post._graphs.values()} == {1, 2, 4, 8}
+
+    def launched(*args: object) -> None:
+        raise AssertionError("the kernels were launched instead of the graph replayed")
+
+    monkeypatch.setattr(post, "_finish_unsized", launched)
+    monkeypatch.setattr(post, "_finish_counted", launched)
+    frames = _frames(DATA / "vtest.mp4", step=25, count=8)
+    stale: dict[int, int] = {}
+    for count in (4, 3, 8, 5, 1):
+        raw, geometry = _static_raw(det, frames[:count])
+        with torch.inference_mode():
+            replayed = post(raw, geometry)
+        _assert_same(replayed, _launched(det, raw, geometry))
+        assert len(replayed) > count  # people in every frame
+        if count in (4, 8):  # what the next, smaller batch leaves in the slots past it
+            stale[count] = int(np.sum(replayed.frame_index >= count - 1))
+    assert stale[4] > 0 and stale[8] > 0  # the stale slots had candidates to leave out
+
+
+def test_a_gather_with_too_few_rows_counts_and_copies_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(gpu_postprocess, "STATIC_ROWS_PER_FRAME", 1)  # fewer than the candidates
+    det = _warmed(max_batch_size=4)
+    post = det._post
+    counted: list[int] = []
+    count_them = post._finish_counted
+
+    def spy(raw: Any, geometry: LetterboxGeometry) -> Detections:
+        counted.append(len(raw))
+        return count_them(raw, geometry)
+
+    monkeypatch.setattr(post, "_finish_counted", spy)
+    frames = _frames(DATA / "vtest.mp4", step=25, count=3)
+    raw, geometry = _static_raw(det, frames)
+    with torch.inference_mode():
+        replayed = post(raw, geometry)
+    assert counted == [3]
+    assert len(replayed) > 3
+    monkeypatch.setattr(gpu_postprocess, "STATIC_ROWS_PER_FRAME", 256)
+    _assert_same(replayed, _launched(det, raw, geometry))
 
 
 @pytest.mark.parametrize("batch", [1, 3, 8])

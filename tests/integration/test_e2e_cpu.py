@@ -142,3 +142,16 @@ def test_annotated_video_has_every_frame(full_run: tuple) -> None:
     _, _, out = full_run
     codec, frames = ffprobe_frames(out / "vtest.mp4")
     assert (codec, frames) == ("h264", SAMPLE_FRAMES)
+
+
+def test_tracking_and_analytics_cpu_time_is_within_their_wall_time(full_run: tuple) -> None:
+    """Every tracked batch records its thread's CPU time beside the wall time; the CPU
+    time of one thread cannot exceed the wall time it was measured over."""
+    summary, _, _ = full_run
+    samples = summary.stats.samples()
+    for stage in ("tracking", "analytics"):
+        wall, cpu = samples[stage], samples[f"{stage}_cpu"]
+        assert len(cpu) == len(wall) == SAMPLE_FRAMES
+        assert cpu.sum() > 0
+        # samples are per frame (a batch's time repeated), in the same order: compare pairwise
+        assert np.all(cpu <= wall + 2e-4), np.max(cpu - wall)  # thread clock granularity

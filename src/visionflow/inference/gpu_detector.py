@@ -219,14 +219,17 @@ class GpuDetector:
 
         The NV12 letterbox is captured too, one graph per model input buffer
         of up to :data:`GRAPHED_LETTERBOX_MAX_FRAMES` frames, writing straight
-        into the model's input. Call it before any decoder works on the GPU:
-        work from other threads can invalidate a capture.
+        into the model's input; and the post-processing's candidate gather,
+        one graph per model output buffer. Call it before any decoder works
+        on the GPU: work from other threads can invalidate a capture.
         """
         self.backend.warm_up()
         self.letterbox.warm_up()
         for buffer in self.backend.input_buffers():
             if len(buffer) <= GRAPHED_LETTERBOX_MAX_FRAMES:
                 self.letterbox.capture(buffer)
+        for output in self.backend.output_buffers():
+            self._post.capture(output)
 
     def detect(
         self, images: Sequence[Any], pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb"
@@ -258,7 +261,7 @@ class GpuDetector:
             into = None
             if len(frames) <= GRAPHED_LETTERBOX_MAX_FRAMES:
                 into = self.backend.input_buffer(len(frames))
-            batch, geometry = self.letterbox(frames, pixel_format, into)
+            batch, geometry = self.letterbox(frames, pixel_format, into, stream)
             self._record(events, 1, stream)
             t1 = time.perf_counter()
             raw = self.backend.run_tensor(batch)

@@ -26,6 +26,9 @@ round one small ``[M, M]`` reduction.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass
+
 import numpy as np
 import numpy.typing as npt
 import torch
@@ -42,6 +45,33 @@ STATIC_ROWS_PER_FRAME = 256
 gathers before it knows how many passed: one copy brings the rows and their count,
 instead of a copy of the count (a wait for the GPU) and then one of the rows. A batch
 with more candidates than that takes the second copy after all."""
+
+_COLUMNS = 7
+"""Columns of a gathered candidate row: ``x, y, w, h, score, class, slot``."""
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _GatherGraph:
+    """The candidate gather captured on one static model output (a CUDA graph's)."""
+
+    graph: torch.cuda.CUDAGraph
+    source: torch.Tensor
+    """The model output the graph reads: ``[B, ...]``, a batch is a prefix of it."""
+    gathered: torch.Tensor
+    """What a replay writes: :meth:`DevicePostprocessor._gathered` of ``source``."""
+    rows: int
+    """Candidate rows gathered before the per-slot counts."""
+
+    def fits(self, raw: torch.Tensor) -> bool:
+        """Whether ``raw`` is the first slots of :attr:`source` (what a replay reads)."""
+        return (
+            raw.data_ptr() == self.source.data_ptr()
+            and raw.shape[1:] == self.source.shape[1:]
+            and raw.stride() == self.source.stride()
+            and len(raw) <= len(self.source)
+        )
 
 
 class DevicePostprocessor:
@@ -72,6 +102,7 @@ class DevicePostprocessor:
         )
         self.host_max_candidates = host_max_candidates
         self._unsized = True  # torch.nonzero_static runs on this device (see _finish_unsized)
+        self._graphs: dict[int, _GatherGraph] = {}  # by the data_ptr of the output they read
         self._slot_columns: dict[int, torch.Tensor] = {}
         self._class_allowed: torch.Tensor | None = None
         if config.class_ids is not None:
@@ -83,14 +114,68 @@ class DevicePostprocessor:
         """Raw batch output -> detections in source pixels (one device->host copy).
 
         Sorted by batch slot, then descending confidence, like the CPU path.
+        A ``raw`` that is the first slots of an output :meth:`capture` took is
+        gathered by one graph replay instead of a dozen kernel launches.
         """
-        xywh, score, class_id = self._decode(raw)
-        passed = self._passed(score, class_id).reshape(-1)
+        graph = self._graphs.get(raw.data_ptr()) if self._graphs else None
+        if graph is not None and self.host_max_candidates > 0 and graph.fits(raw):
+            graph.graph.replay()
+            host = graph.gathered.cpu().numpy()
+            found = self._from_gathered(host, len(raw), graph.rows, geometry)
+            return found if found is not None else self._finish_counted(raw, geometry)
         if self.host_max_candidates > 0 and self._unsized:
-            found = self._finish_unsized(passed, xywh, score, class_id, geometry)
+            found = self._finish_unsized(raw, geometry)
             if found is not None:
                 return found
-        flat = passed.nonzero().squeeze(1)
+        return self._finish_counted(raw, geometry)
+
+    def capture(self, raw: torch.Tensor) -> bool:
+        """Capture the host finish's candidate gather on ``raw`` (a static model output,
+        e.g. a CUDA graph's) as a CUDA graph, for :meth:`__call__` on its first slots.
+
+        Capture before any decoder works on the GPU (work from other threads can
+        invalidate a capture). Returns False (calls launch the kernels as before)
+        when the host never finishes, off CUDA, on torch without a CUDA
+        ``nonzero_static``, or when the capture fails.
+        """
+        if self.host_max_candidates <= 0 or raw.device.type != "cuda" or not self._unsized:
+            return False
+        rows = self._static_rows(len(raw))
+        with torch.inference_mode():
+            try:
+                self._gathered(raw, rows)  # allocates and loads the kernels outside the capture
+            except NotImplementedError:  # torch < 2.6 has no CUDA nonzero_static
+                self._unsized = False
+                return False
+            torch.cuda.synchronize(raw.device)
+            graph = torch.cuda.CUDAGraph()
+            try:
+                with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+                    gathered = self._gathered(raw, rows)
+            except RuntimeError as exc:
+                logger.warning(
+                    "post-processing CUDA graph for %d frames not captured: %s", len(raw), exc
+                )
+                return False
+        self._graphs[raw.data_ptr()] = _GatherGraph(graph, raw, gathered, rows)
+        return True
+
+    def _finish_unsized(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> Detections | None:
+        """The host finish with one copy (:meth:`_gathered`); ``None`` when more passed
+        than the rows gathered."""
+        rows = self._static_rows(len(raw))
+        try:
+            gathered = self._gathered(raw, rows)
+        except NotImplementedError:  # torch < 2.6 has no CUDA nonzero_static: two copies
+            self._unsized = False
+            return None
+        return self._from_gathered(gathered.cpu().numpy(), len(raw), rows, geometry)
+
+    def _finish_counted(self, raw: torch.Tensor, geometry: LetterboxGeometry) -> Detections:
+        """Count the candidates first (a wait for the GPU), then finish on the host
+        (up to :attr:`host_max_candidates`) or on the device."""
+        xywh, score, class_id = self._decode(raw)
+        flat = self._passed(score, class_id).reshape(-1).nonzero().squeeze(1)
         if len(flat) <= self.host_max_candidates:
             host = self._packed(flat, xywh, score, class_id).cpu().numpy()
             return self._finish_on_host(host, geometry)
@@ -100,25 +185,28 @@ class DevicePostprocessor:
             rows[:, :4], rows[:, 4], rows[:, 5].astype(np.int32), rows[:, 6].astype(np.int32)
         )
 
-    def _finish_unsized(
-        self,
-        passed: torch.Tensor,
-        xywh: torch.Tensor,
-        score: torch.Tensor,
-        class_id: torch.Tensor,
-        geometry: LetterboxGeometry,
+    def _static_rows(self, frames: int) -> int:
+        return min(self.host_max_candidates, STATIC_ROWS_PER_FRAME * frames)
+
+    def _gathered(self, raw: torch.Tensor, rows: int) -> torch.Tensor:
+        """``[rows + ceil(B / 7), 7]`` float32 on the device: the first ``rows`` candidate
+        rows (:meth:`_packed`, slot-major, zero-filled past the last), then how many
+        candidates each slot has, 7 slots a row. Fixed shapes, no wait for the GPU."""
+        xywh, score, class_id = self._decode(raw)
+        passed = self._passed(score, class_id)
+        flat = torch.nonzero_static(passed.reshape(-1), size=rows, fill_value=0).squeeze(1)
+        counts = passed.sum(dim=1, dtype=torch.float32)  # exact below 2**24
+        counts = torch.nn.functional.pad(counts, (0, -len(counts) % _COLUMNS))
+        return torch.cat([self._packed(flat, xywh, score, class_id), counts.view(-1, _COLUMNS)])
+
+    def _from_gathered(
+        self, host: npt.NDArray[np.float32], frames: int, rows: int, geometry: LetterboxGeometry
     ) -> Detections | None:
-        """The host finish with one copy: the first :data:`STATIC_ROWS_PER_FRAME` per
-        frame candidates and, in a last row, their count. ``None`` when more passed."""
-        rows = min(self.host_max_candidates, STATIC_ROWS_PER_FRAME * score.shape[0])
-        try:
-            flat = torch.nonzero_static(passed, size=rows, fill_value=0).squeeze(1)
-        except NotImplementedError:  # torch < 2.6 has no CUDA nonzero_static: two copies
-            self._unsized = False
-            return None
-        count = torch.sum(passed, dtype=torch.float32).expand(1, 7)  # exact below 2**24
-        host = torch.cat([self._packed(flat, xywh, score, class_id), count]).cpu().numpy()
-        found = int(host[-1, 0])
+        """Detections of the first ``frames`` slots from a :meth:`_gathered` copy, or
+        ``None`` when they have more candidates than its ``rows``. Slots past
+        ``frames`` (a partly filled graph bucket) come last in the rows and are cut."""
+        per_slot = host[rows:].reshape(-1)[:frames]
+        found = int(per_slot.astype(np.int64).sum())
         return self._finish_on_host(host[:found], geometry) if found <= rows else None
 
     def _packed(
@@ -128,7 +216,7 @@ class DevicePostprocessor:
         at ``flat`` (row-major ``slot * N + anchor``), on the device."""
         batch, anchors = score.shape
         columns = (xywh, score[..., None], class_id[..., None].float(), self._slots(batch, anchors))
-        return torch.cat(columns, dim=2).reshape(-1, 7)[flat]
+        return torch.cat(columns, dim=2).reshape(-1, _COLUMNS)[flat]
 
     def _finish_on_host(
         self, host: npt.NDArray[np.float32], geometry: LetterboxGeometry
@@ -175,13 +263,14 @@ class DevicePostprocessor:
 
     def _decode(self, raw: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """``xywh [B, N, 4]`` (float32), score and best class ``[B, N]`` of every anchor."""
-        raw = raw.float()
+        # The class maximum in the model's dtype, converted after: the same values as
+        # converting first (exact, order-keeping), without a float32 copy of every score.
         if self.layout == "yolov5":
             best, class_id = raw[..., 5 : 5 + self.num_classes].max(dim=2)
-            return raw[..., :4], raw[..., 4] * best, class_id
+            return raw[..., :4].float(), raw[..., 4].float() * best.float(), class_id
         raw = raw.transpose(1, 2)
         score, class_id = raw[..., 4 : 4 + self.num_classes].max(dim=2)
-        return raw[..., :4], score, class_id
+        return raw[..., :4].float(), score.float(), class_id
 
     def _passed(self, score: torch.Tensor, class_id: torch.Tensor) -> torch.Tensor:
         """``[B, N]`` bool: the anchors above the confidence, of an allowed class."""

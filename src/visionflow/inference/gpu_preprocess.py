@@ -101,10 +101,11 @@ class _LetterboxGraph:
         self._host[:] = _BLANK_ROW
         return self._host
 
-    def replay(self) -> None:
-        """Copy the host table to the device and replay the launch (both queued on the stream)."""
+    def replay(self, stream: torch.cuda.Stream | None = None) -> None:
+        """Copy the host table to the device and replay the launch, both queued on
+        ``stream``: the current one (named, it saves a lookup of it)."""
         self.table.copy_(self._pinned, non_blocking=True)
-        self._copied.record()
+        self._copied.record(stream)
         self.graph.replay()
 
 
@@ -154,6 +155,7 @@ class DeviceLetterboxer:
         frames: Sequence[torch.Tensor],
         pixel_format: PixelFormat | Sequence[PixelFormat] = "rgb",
         into: torch.Tensor | None = None,
+        stream: torch.cuda.Stream | None = None,
     ) -> tuple[torch.Tensor, LetterboxGeometry]:
         """Letterbox ``frames``.
 
@@ -165,6 +167,7 @@ class DeviceLetterboxer:
                 (``B >= len(frames)``, channels_last, ``dtype``), e.g. the
                 model's static input, instead of a new one. A batch of NV12
                 device frames replays the graph :meth:`capture` made for it.
+            stream: the current CUDA stream, when the caller has it at hand.
 
         Returns:
             ``(batch, geometry)``: ``[B, 3, H, W]`` in ``dtype``, channels_last,
@@ -183,7 +186,7 @@ class DeviceLetterboxer:
         if self.last_replayed:
             assert graph is not None and into is not None
             self._fill_table(graph.host_rows(), geometry, frames, groups)
-            graph.replay()
+            graph.replay(stream)
             return into[: len(frames)], _geometry(geometry)
         if into is not None:
             out = into[: len(frames)]

@@ -20,10 +20,14 @@ STAGES = (
     "postprocess",
     "tracking",
     "analytics",
+    "tracking_cpu",
+    "analytics_cpu",
     "output",
     "end_to_end",
 )
-"""Stage names in pipeline order. ``end_to_end`` is arrival → events published."""
+"""Stage names in pipeline order. ``end_to_end`` is arrival → events published.
+``tracking_cpu`` and ``analytics_cpu`` are the CPU time the thread spent on those
+stages: the wall time less what it waited for the GIL or a core."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,6 +61,12 @@ class DeviceBackend(Protocol):
         """Every input buffer made so far (after :meth:`warm_up`: one per batch size run)."""
         ...
 
+    def output_buffers(self) -> list[Any]:
+        """The ``[B, ...]`` device tensors whose first slots :meth:`run_tensor` returns,
+        rewritten by every run of their batch size (after :meth:`warm_up`: one per
+        batch size run); empty when each run returns a tensor of its own."""
+        ...
+
 
 def available_backends() -> list[tuple[str, bool, str]]:
     """Which inference runtimes this environment has.

@@ -136,6 +136,11 @@ class OrtGpuBackend:
         """None made (see :meth:`input_buffer`)."""
         return []
 
+    def output_buffers(self) -> list[torch.Tensor]:
+        """None offered: the reused outputs are bound by ONNX Runtime, which runs on
+        its own schedule, so a graph captured on them would not be ordered after it."""
+        return []
+
     def run_tensor(self, batch: torch.Tensor) -> torch.Tensor:
         """Run on a ``[B, 3, H, W]`` tensor on the device; returns ``[B, ...]`` on the device.
 

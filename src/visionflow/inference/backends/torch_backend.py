@@ -132,6 +132,11 @@ class TorchBackend:
         """The static inputs of the CUDA graphs captured so far."""
         return [entry[1] for entry in self._graphs.values()]
 
+    def output_buffers(self) -> list[torch.Tensor]:
+        """The static outputs of the CUDA graphs captured so far (:meth:`run_tensor`
+        returns a prefix of one)."""
+        return [entry[2] for entry in self._graphs.values()]
+
     def run(self, batch: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         """:class:`~visionflow.inference.backends.InferenceBackend` entry: NumPy in and out."""
         tensor = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device)
