@@ -49,22 +49,58 @@ SEGMENTS = (
 )
 
 
+DETECTOR_STEPS = (
+    ("gd0", "od1"),
+    ("od1", "hr1"),
+    ("hr1", "ft1"),
+    ("ft1", "rp1"),
+    ("rp1", "pre1"),
+    ("pre1", "inf1"),
+    ("inf1", "po1"),
+)
+"""Inside the detector's start and letterbox of one batch (``gd0``: ``GpuDetector.detect``
+called): frames on the device, the host table blank,
+filled, copied and replayed (``gpu_preprocess``), the model launched, the
+post-processing done (it waits for the GPU); reported wall and thread CPU time."""
+
+
 def _instrument_detector() -> None:
-    """Stamp the ends of the detector's letterbox and model launch (the batch in flight)."""
+    """Stamp the ends of the detector's steps (the batch in flight): wall and thread CPU."""
+    from visionflow.inference import gpu_preprocess
     from visionflow.inference.backends.torch_backend import TorchBackend
-    from visionflow.inference.gpu_preprocess import DeviceLetterboxer
+    from visionflow.inference.gpu_detector import GpuDetector
+    from visionflow.inference.gpu_postprocess import DevicePostprocessor
+
+    def stamp(name: str) -> None:
+        if (key := _current_key()) is not None:
+            marks[key][name] = time.monotonic_ns()
+            marks[key][f"{name}_cpu"] = time.thread_time_ns()
 
     def after(method: Any, name: str) -> Any:
         def wrapped(*a: Any, **k: Any) -> Any:
             out = method(*a, **k)
-            if (key := _current_key()) is not None:
-                marks[key][name] = time.monotonic_ns()
+            stamp(name)
             return out
 
         return wrapped
 
-    DeviceLetterboxer.__call__ = after(DeviceLetterboxer.__call__, "pre1")  # type: ignore[method-assign]
+    def before(method: Any, name: str) -> Any:
+        def wrapped(*a: Any, **k: Any) -> Any:
+            stamp(name)
+            return method(*a, **k)
+
+        return wrapped
+
+    graph = gpu_preprocess._LetterboxGraph
+    letterboxer = gpu_preprocess.DeviceLetterboxer
+    GpuDetector.detect = before(GpuDetector.detect, "gd0")  # type: ignore[method-assign]
+    GpuDetector._on_device = after(GpuDetector._on_device, "od1")  # type: ignore[method-assign]
+    graph.host_rows = after(graph.host_rows, "hr1")  # type: ignore[method-assign]
+    letterboxer._fill_table = after(letterboxer._fill_table, "ft1")  # type: ignore[method-assign]
+    graph.replay = after(graph.replay, "rp1")  # type: ignore[method-assign]
+    letterboxer.__call__ = after(letterboxer.__call__, "pre1")  # type: ignore[method-assign]
     TorchBackend.run_tensor = after(TorchBackend.run_tensor, "inf1")  # type: ignore[method-assign]
+    DevicePostprocessor.__call__ = after(DevicePostprocessor.__call__, "po1")  # type: ignore[method-assign]
 
 
 def _current_key() -> int | None:
@@ -113,12 +149,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "p10": round(values[len(values) // 10], 1),
             "p90": round(values[len(values) * 9 // 10], 1),
         }
+    steps = {}
+    for a, b in DETECTOR_STEPS:
+        timed = [r for r in rows if {a, b} <= r.keys()]
+        if timed:
+            wall = statistics.median((r[b] - r[a]) / 1e3 for r in timed)
+            cpu = statistics.median((r[f"{b}_cpu"] - r[f"{a}_cpu"]) / 1e3 for r in timed)
+            steps[f"{a}->{b}_us"] = {"wall_p50": round(wall, 1), "cpu_p50": round(cpu, 1)}
     stages = {s.stage: round(s.p50_ms, 3) for s in summary.stats.summary()}
     return {
         "label": args.label,
         "idle_spin_ms": args.idle_spin_ms,
         "batches": len(rows),
         "segments": segments,
+        "detector_steps": steps,
         "stages": stages,
     }
 
@@ -137,6 +181,7 @@ def main() -> None:
     _instrument_detector()
     row = run(args)
     print(json.dumps({"label": row["label"], **{k: v["p50"] for k, v in row["segments"].items()}}))
+    print(json.dumps(row["detector_steps"]))
     report: dict[str, Any] = {"benchmark": "gpu_handoffs", "runs": []}
     if args.out.exists():
         report = json.loads(args.out.read_text())
