@@ -34,3 +34,23 @@ def test_locate_of_nothing_changes_nothing() -> None:
     table.locate(np.asarray([5, 3], np.int64))
     assert len(table.locate(np.zeros(0, np.int64))) == 0
     np.testing.assert_array_equal(table.ids, [3, 5])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_insert_and_keep_carry_every_column_row_by_row(seed: int) -> None:
+    """Both kinds of column, 1-D and [N, 2], follow their ids through inserts and drops
+    (the table gathers rows with ``take``; a dict per id is the reference)."""
+    rng = np.random.default_rng(seed)
+    table, held = _table(), {}
+    for frame in range(40):
+        ids = rng.choice(np.arange(1, 300, dtype=np.int64), int(rng.integers(0, 8)), replace=False)
+        index = table.locate(ids)
+        xy = rng.normal(size=(len(ids), 2))
+        table["seen"][index], table["xy"][index] = frame, xy
+        held.update({i: (frame, tuple(p)) for i, p in zip(ids.tolist(), xy.tolist(), strict=True)})
+        mask = rng.random(len(table)) < 0.9
+        held = {i: held[i] for i, m in zip(table.ids.tolist(), mask.tolist(), strict=True) if m}
+        table.keep(mask)
+        assert table.ids.tolist() == sorted(held)
+        got = zip(table["seen"].tolist(), map(tuple, table["xy"].tolist()), strict=True)
+        assert list(got) == [held[i] for i in table.ids.tolist()]
