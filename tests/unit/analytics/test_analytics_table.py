@@ -54,3 +54,20 @@ def test_insert_and_keep_carry_every_column_row_by_row(seed: int) -> None:
         assert table.ids.tolist() == sorted(held)
         got = zip(table["seen"].tolist(), map(tuple, table["xy"].tolist()), strict=True)
         assert list(got) == [held[i] for i in table.ids.tolist()]
+
+
+def test_columns_replaced_by_the_caller_are_carried_column_by_column() -> None:
+    """A bank that swaps in a column of its own (the direction bank's re-padded history)
+    keeps it through inserts and drops; the table's own columns are views of one record
+    array."""
+    table = _table()
+    table.locate(np.asarray([2, 4], np.int64))
+    assert table["xy"].base is not None  # a field view, not an array of its own
+    own = np.arange(4.0).reshape(2, 2)
+    table.columns = {**table.columns, "xy": own}
+    table.locate(np.asarray([3], np.int64))
+    np.testing.assert_array_equal(table["xy"], [[0, 1], [0, 0], [2, 3]])
+    table.keep(np.asarray([False, True, True]))
+    np.testing.assert_array_equal(table.ids, [3, 4])
+    np.testing.assert_array_equal(table["xy"], [[0, 0], [2, 3]])
+    np.testing.assert_array_equal(table["seen"], [-1, -1])
