@@ -266,3 +266,47 @@ def test_only_a_released_batch_starts_the_spin() -> None:
     batcher.discard_queued("c")
     batcher.end("a")
     assert consumer_cpu_s(batcher, idle_s=0.3) < 0.02
+
+
+def test_negative_poll_lead_is_an_error() -> None:
+    with pytest.raises(ValueError, match="poll_lead_s must be"):
+        FrameBatcher(4, 0.0, poll_lead_s=-0.001)
+
+
+def _paced_puts(batcher: FrameBatcher, count: int, interval_s: float) -> None:
+    """Put ``count`` frames of ``cam``, one per ``interval_s``, consuming each at once."""
+    for number in range(count):
+        batcher.put(frame("cam", number))
+        assert batcher.next_batch() is not None
+        time.sleep(interval_s)
+
+
+def test_consumer_polls_around_the_expected_frame_then_sleeps() -> None:
+    """After steady frames every 50 ms, a wait polls from 30 to 70 ms after the last
+    put (lead 20 ms), then sleeps: some CPU, far less than polling all along."""
+    cpu_s = {}
+    for lead_s in (0.0, 0.02):
+        batcher = FrameBatcher(1, timeout_s=0.0, poll_lead_s=lead_s)
+        batcher.register("cam")
+        _paced_puts(batcher, 6, 0.05)  # the last sleep already used up 50 ms of the gap
+        cpu_s[lead_s] = consumer_cpu_s(batcher, idle_s=0.6)
+    # Each poll is a zero sleep (a system call), so the polling thread's CPU time is
+    # a part of the ~20 ms it polls; a sleeping wait takes well under 1 ms.
+    assert cpu_s[0.02] > max(0.002, 5 * cpu_s[0.0]), cpu_s  # it polled around 50 ms...
+    assert cpu_s[0.02] < 0.2, cpu_s  # ...and slept from ~70 ms to the 0.6 s idle timeout
+
+
+def test_polling_for_paced_frames_keeps_every_frame_in_order() -> None:
+    """A 20 fps producer and a consumer that polls 10 ms either side of each frame:
+    every frame, in order, and the consumer's CPU a fraction of the run."""
+    batcher = FrameBatcher(2, timeout_s=0.0, poll_lead_s=0.01)
+    batcher.register("cam")
+    producer = threading.Thread(target=produce, args=(batcher, "cam", 20, 0.05))
+    started_cpu = time.thread_time()
+    started = time.monotonic()
+    producer.start()
+    batches = drain(batcher)
+    producer.join()
+    cpu_share = (time.thread_time() - started_cpu) / (time.monotonic() - started)
+    assert [n for batch in batches for _, n in batch] == list(range(20))
+    assert cpu_share < 0.7  # it slept between the windows (polling all along is ~1)

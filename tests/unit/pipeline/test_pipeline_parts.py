@@ -245,3 +245,44 @@ def test_only_streams_cuts_a_detected_batch_and_renumbers_its_slots() -> None:
     np.testing.assert_array_equal(kept.xyxy, dets.xyxy[[0, 3, 4]])
     same_batch, same = only_streams(FrameBatch(frames), dets, {"a", "b", "c"})
     assert same_batch.frames == frames and same is dets
+
+
+@pytest.mark.parametrize(
+    ("setting", "device", "expected_ms"),
+    [
+        ("auto", "cuda", 2.0),
+        ("auto", "cuda:1", 2.0),
+        ("auto", "cpu", 0.0),
+        (0.5, "cpu", 0.5),
+        (0.0, "cuda", 0.0),
+    ],
+)
+def test_arrival_poll_defaults_to_the_gpu_only(
+    setting: float | str, device: str, expected_ms: float
+) -> None:
+    from visionflow.config import validate_mapping
+    from visionflow.pipeline.runtime import _arrival_poll_ms
+
+    assert _arrival_poll_ms(setting, device) == expected_ms
+    config = validate_mapping(
+        {
+            "sources": [{"id": "a", "uri": "x.mp4"}],
+            "model": {"cfg": "a.cfg", "weights": "a.weights", "names": "a.names"},
+            "runtime": {"arrival_poll_ms": setting},
+        }
+    )
+    assert config.runtime.arrival_poll_ms == setting
+
+
+def test_arrival_poll_rejects_a_negative_lead() -> None:
+    from visionflow.config import validate_mapping
+    from visionflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="arrival_poll_ms.*greater than or equal to 0"):
+        validate_mapping(
+            {
+                "sources": [{"id": "a", "uri": "x.mp4"}],
+                "model": {"cfg": "a.cfg", "weights": "a.weights", "names": "a.names"},
+                "runtime": {"arrival_poll_ms": -1},
+            }
+        )
