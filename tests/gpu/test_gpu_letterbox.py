@@ -139,6 +139,8 @@ def test_captured_letterbox_replays_the_kernel_on_new_frames() -> None:
         assert torch.equal(into[len(frames) :], before[len(frames) :])
         for field in ("scale", "pad_xy", "source_wh"):
             np.testing.assert_array_equal(getattr(got_geo, field), getattr(want_geo, field))
+    # the one-size batches (8, 3 and 8 frames) took the kept tables; the mixed one did not
+    assert sorted(count for _, count, _ in letterbox._plans) == [3, 8]
     # a batch with a host-decoded RGB frame is not the graph's: letterboxed by the ops, in place
     rgb = torch.zeros((1080, 1920, 3), dtype=torch.uint8, device=CUDA)
     got, _ = letterbox([pictures[0], rgb], ["nv12", "rgb"], into)

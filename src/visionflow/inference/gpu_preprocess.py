@@ -23,6 +23,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -82,6 +83,18 @@ def _blank_rows(count: int) -> npt.NDArray[np.int64]:
     return rows
 
 
+_BLANK_ROWS = _blank_rows(1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A one-size batch's replay: its table rows and geometry, but the frame addresses
+    and pitches (the geometry is shared by every batch of the plan: read only)."""
+
+    rows: npt.NDArray[np.int64]
+    geometry: LetterboxGeometry
+
+
 class _LetterboxGraph:
     """One captured letterbox launch: its device table and a pinned host copy to refill."""
 
@@ -92,13 +105,14 @@ class _LetterboxGraph:
         self._copied = torch.cuda.Event()  # type: ignore[no-untyped-call]
         self._copied.record()
 
-    def host_rows(self) -> npt.NDArray[np.int64]:
-        """The host table to fill for the next replay, blank (the last copy out of it is done)."""
+    def host_rows(self, rows: npt.NDArray[np.int64] = _BLANK_ROWS) -> npt.NDArray[np.int64]:
+        """The host table to fill for the next replay, set to ``rows`` (default blank)
+        once the last copy out of it is done."""
         # Done already when the caller synchronised since; query() keeps the GIL,
         # synchronize() gives it up (and may wait a switch interval to get it back).
         if not self._copied.query():  # type: ignore[no-untyped-call]
             self._copied.synchronize()
-        self._host[:] = _BLANK_ROW
+        self._host[:] = rows
         return self._host
 
     def replay(self, stream: torch.cuda.Stream | None = None) -> None:
@@ -107,9 +121,6 @@ class _LetterboxGraph:
         self.table.copy_(self._pinned, non_blocking=True)
         self._copied.record(stream)
         self.graph.replay()
-
-
-_BLANK_ROW = _blank_rows(1)[0]
 
 
 class DeviceLetterboxer:
@@ -141,6 +152,9 @@ class DeviceLetterboxer:
         self._taps: dict[tuple[int, int, PixelFormat], tuple[_Taps, _Taps | None]] = {}
         self._kernel = _nv12_kernel(device) if fused_nv12 is not False else None
         self._graphs: dict[int, _LetterboxGraph] = {}  # by the data_ptr of their output
+        # (nv12 shape, frames, graph rows) -> the table rows and geometry of a one-size batch
+        self._plans: dict[tuple[tuple[int, ...], int, int], _Plan] = {}
+        self._device_index = device.index if device.type == "cuda" else -1
         self._params: dict[tuple[int, int], tuple[float, tuple[int, int], tuple[int, int]]] = {}
         if fused_nv12 and self._kernel is None:
             raise ValueError("fused_nv12=True needs a CUDA device and Triton")
@@ -173,6 +187,10 @@ class DeviceLetterboxer:
             ``(batch, geometry)``: ``[B, 3, H, W]`` in ``dtype``, channels_last,
             values ``0..1``; the geometry maps boxes back to source pixels.
         """
+        if into is not None and pixel_format == "nv12" and self._graphs:
+            placed = self._replay_one_size(frames, into, stream)
+            if placed is not None:
+                return into[: len(frames)], placed
         width, height = self.input_size_wh
         formats = [pixel_format] * len(frames) if isinstance(pixel_format, str) else pixel_format
         groups = _groups(frames, formats)
@@ -199,6 +217,47 @@ class DeviceLetterboxer:
             )
         self._launch(out, geometry, frames, groups, fused)
         return out, _geometry(geometry)
+
+    def _replay_one_size(
+        self, frames: Sequence[torch.Tensor], into: torch.Tensor, stream: torch.cuda.Stream | None
+    ) -> LetterboxGeometry | None:
+        """Replay ``into``'s graph for NV12 frames of one size (one live stream, or a few
+        cameras alike) with the least host work: a table kept per size and count, two
+        cells per frame written. ``None`` (the general path takes it) otherwise."""
+        graph = self._graphs.get(into.data_ptr())
+        count = len(frames)
+        if graph is None or count > graph.rows or self._kernel is None:
+            return None
+        shape = frames[0].shape
+        for frame in frames:
+            if (
+                frame.shape != shape
+                or frame.dtype != torch.uint8
+                or frame.get_device() != self._device_index
+                or frame.stride(1) != 1
+            ):
+                return None
+        key = (tuple(shape), count, graph.rows)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._plans[key] = self._plan(
+                frame_size_wh(frames[0], "nv12"), count, graph.rows
+            )
+        host = graph.host_rows(plan.rows)
+        for slot, frame in enumerate(frames):
+            host[slot, 0] = frame.data_ptr()
+            host[slot, 1] = frame.stride(0)
+        graph.replay(stream)
+        self.last_fused_frames, self.last_replayed = count, True
+        return plan.geometry
+
+    def _plan(self, size_wh: tuple[int, int], count: int, rows: int) -> _Plan:
+        """Table rows (addresses and pitches left 0) and geometry of ``count`` frames of
+        ``size_wh`` in a graph of ``rows`` slots."""
+        table = _blank_rows(rows)
+        geometry = np.zeros((count, 5), np.float32)
+        self._fill_layout(table, geometry, size_wh, list(range(count)))
+        return _Plan(table, _geometry(geometry))
 
     def _launch(
         self,
@@ -263,16 +322,27 @@ class DeviceLetterboxer:
     ) -> None:
         """Kernel table rows and geometry rows of the NV12 frames in ``groups``, at their slots."""
         for (size_wh, _), slots in groups.items():
-            params = self._params.get(size_wh)
-            if params is None:
-                params = self._params[size_wh] = letterbox_params(size_wh, self.input_size_wh)
-            scale, new_wh, pad_xy = params
+            self._fill_layout(table, geometry, size_wh, slots)
             picked = [frames[s] for s in slots]
             table[slots, 0] = [f.data_ptr() for f in picked]
             table[slots, 1] = [f.stride(0) for f in picked]
-            table[slots, 2] = slots
-            table[slots, 3:] = (*size_wh, *new_wh, *pad_xy)
-            geometry[slots] = (scale, *pad_xy, *size_wh)
+
+    def _fill_layout(
+        self,
+        table: npt.NDArray[np.int64],
+        geometry: npt.NDArray[np.float32],
+        size_wh: tuple[int, int],
+        slots: list[int],
+    ) -> None:
+        """Everything but the frame addresses and pitches: the rows' slots, sizes and
+        padding for frames of ``size_wh`` at ``slots``, and their geometry rows."""
+        params = self._params.get(size_wh)
+        if params is None:
+            params = self._params[size_wh] = letterbox_params(size_wh, self.input_size_wh)
+        scale, new_wh, pad_xy = params
+        table[slots, 2] = slots
+        table[slots, 3:] = (*size_wh, *new_wh, *pad_xy)
+        geometry[slots] = (scale, *pad_xy, *size_wh)
 
     def _fusable(self, frames: list[torch.Tensor], pixel_format: PixelFormat) -> bool:
         """NV12 frames the kernel can read in place: on this device, rows of contiguous bytes."""
