@@ -278,7 +278,7 @@ def test_arrival_poll_rejects_a_negative_lead() -> None:
     from visionflow.config import validate_mapping
     from visionflow.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="arrival_poll_ms.*greater than or equal to 0"):
+    with pytest.raises(ConfigError, match=r"arrival_poll_ms.*greater than or equal to 0"):
         validate_mapping(
             {
                 "sources": [{"id": "a", "uri": "x.mp4"}],
