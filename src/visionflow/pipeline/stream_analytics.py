@@ -425,6 +425,8 @@ def _zone_caption(counter: ZoneCounter) -> str:
 
 def _rounds(slot_stream: Sequence[int]) -> list[list[int]]:
     """Slots split into rounds with each stream at most once, in time order."""
+    if slot_stream and len(set(slot_stream)) == len(slot_stream):  # most: a frame per stream
+        return [list(range(len(slot_stream)))]
     seen: dict[int, int] = {}
     rounds: list[list[int]] = []
     for slot, stream in enumerate(slot_stream):

@@ -18,7 +18,7 @@ import pytest
 from visionflow.config import validate_mapping
 from visionflow.events import Event
 from visionflow.pipeline import build
-from visionflow.pipeline.stream_analytics import AnalyticsHub, StreamAnalytics
+from visionflow.pipeline.stream_analytics import AnalyticsHub, StreamAnalytics, _rounds
 from visionflow.types import Detections, Frame, FrameBatch
 
 NAMES = ["person", "bicycle", "car"]
@@ -216,3 +216,19 @@ def test_adding_a_stream_twice_is_refused() -> None:
     hub = AnalyticsHub({"a": _stage("a")})
     with pytest.raises(ValueError, match="already has analytics"):
         hub.add("a", _stage("a"))
+
+
+@pytest.mark.parametrize(
+    ("slot_stream", "rounds"),
+    [
+        ([], []),
+        ([4], [[0]]),
+        ([0, 1, 2], [[0, 1, 2]]),  # distinct streams: one round (the fast path)
+        ([0, 1, 0, 2, 1, 0], [[0, 1, 3], [2, 4], [5]]),
+        ([5, 5, 5], [[0], [1], [2]]),
+    ],
+)
+def test_rounds_hold_each_stream_once_in_time_order(
+    slot_stream: list[int], rounds: list[list[int]]
+) -> None:
+    assert _rounds(slot_stream) == rounds
