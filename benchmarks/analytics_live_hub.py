@@ -56,9 +56,10 @@ STREAM_COUNTS = (64, 96)
 
 
 def live_batches(
-    n_streams: int, batch: int, n_batches: int, per_stream: int, seed: int
+    n_streams: int, batch: int, n_batches: int, per_stream: int, seed: int, *, burst: int = 1
 ) -> list[tuple[Any, Any]]:
-    """Batches of ``batch`` frames taken from the streams in turn, with their tracks."""
+    """Batches of ``batch`` frames taken from the streams in turn, ``burst`` consecutive
+    frames of a stream at a time (a decoder that delivers in bursts), with their tracks."""
     from visionflow.types import Detections, Frame, FrameBatch
 
     per = n_batches * batch // n_streams + 2
@@ -68,7 +69,7 @@ def live_batches(
     for _ in range(n_batches):
         frames, parts = [], []
         for slot in range(batch):
-            s, k = k % n_streams, k + 1
+            s, k = (k // burst) % n_streams, k + 1
             i = next_frame[s]
             next_frame[s] += 1
             frames.append(Frame(f"cam{s}", i, i / FPS, 0, image))
@@ -81,7 +82,8 @@ def live_batches(
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     """One side: ``--repeats`` fresh hubs over the same batches; medians and the digest."""
-    work = live_batches(args.streams, args.batch, args.warmup + args.batches, args.tracks, 7)
+    n_batches = args.warmup + args.batches
+    work = live_batches(args.streams, args.batch, n_batches, args.tracks, 7, burst=args.burst)
     digest, cpu_medians, wall_medians, cpu_means, events = hashlib.sha256(), [], [], [], 0
     for repeat in range(args.repeats):
         hub = build_hub(LIVE_SCENE, args.streams)
@@ -113,7 +115,7 @@ def child(args: argparse.Namespace) -> dict[str, Any]:
 
 def _run_side(src: Path, n_streams: int, args: argparse.Namespace) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", "--streams", str(n_streams)]
-    for name in ("batch", "batches", "warmup", "tracks", "child_repeats"):
+    for name in ("batch", "batches", "warmup", "tracks", "burst", "child_repeats"):
         flag = "--repeats" if name == "child_repeats" else f"--{name}"
         command += [flag, str(getattr(args, name))]
     env = {**os.environ, "PYTHONPATH": str(src)}
@@ -188,6 +190,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "timed_batches": args.batches,
             "warmup_batches": args.warmup,
             "tracks_per_stream": args.tracks,
+            "burst_frames": args.burst,
             "repeats_alternating": args.repeats,
             "hubs_per_child": args.child_repeats,
         },
@@ -203,6 +206,7 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=None, help="timed batches a hub")
     parser.add_argument("--warmup", type=int, default=60, help="untimed batches a hub")
     parser.add_argument("--tracks", type=int, default=10, help="walkers a stream")
+    parser.add_argument("--burst", type=int, default=1, help="frames of a stream in a row")
     parser.add_argument("--repeats", type=int, default=None, help="alternations (parent)")
     parser.add_argument("--child-repeats", type=int, default=3, help="hubs a child")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)

@@ -11,6 +11,7 @@ objects and captions.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -345,8 +346,7 @@ class AnalyticsHub:
         slot_frame = [frame.frame_number for frame in batch.frames]
         per_slot: list[list[Event]] = [[] for _ in batch.frames]
         rounds = _rounds(slot_stream)
-        for slots in rounds:
-            part = tracks if len(rounds) == 1 else tracks[np.isin(tracks.frame_index, slots)]
+        for slots, part in zip(rounds, _round_rows(tracks, rounds, len(slot_stream)), strict=True):
             rnd = Round.of_frames(
                 part,
                 slot_stream,
@@ -421,6 +421,21 @@ def _zone_caption(counter: ZoneCounter) -> str:
     if counter.crowding is not None and counter.crowding.active:
         text += " OVERCROWDED"
     return text
+
+
+def _round_rows(tracks: Detections, rounds: list[list[int]], n_slots: int) -> list[Detections]:
+    """The rows of each round's slots, in their order: one stable sort, then slices (a
+    mask per round cost ~60 µs a round at a few hundred rows)."""
+    if len(rounds) <= 1:
+        return [tracks] * len(rounds)
+    round_of_slot = np.empty(n_slots, np.intp)
+    for k, slots in enumerate(rounds):
+        round_of_slot[slots] = k
+    row_round = round_of_slot[tracks.frame_index]
+    order = np.argsort(row_round, kind="stable")
+    ordered = tracks[order]
+    bounds = np.searchsorted(row_round[order], np.arange(len(rounds) + 1)).tolist()
+    return [ordered[lo:hi] for lo, hi in itertools.pairwise(bounds)]
 
 
 def _rounds(slot_stream: Sequence[int]) -> list[list[int]]:

@@ -18,7 +18,12 @@ import pytest
 from visionflow.config import validate_mapping
 from visionflow.events import Event
 from visionflow.pipeline import build
-from visionflow.pipeline.stream_analytics import AnalyticsHub, StreamAnalytics, _rounds
+from visionflow.pipeline.stream_analytics import (
+    AnalyticsHub,
+    StreamAnalytics,
+    _round_rows,
+    _rounds,
+)
 from visionflow.types import Detections, Frame, FrameBatch
 
 NAMES = ["person", "bicycle", "car"]
@@ -232,3 +237,25 @@ def test_rounds_hold_each_stream_once_in_time_order(
     slot_stream: list[int], rounds: list[list[int]]
 ) -> None:
     assert _rounds(slot_stream) == rounds
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_round_rows_are_each_rounds_rows_in_batch_order(seed: int) -> None:
+    """The sort-and-slice split equals selecting each round's slots by mask."""
+    rng = np.random.default_rng(seed)
+    slot_stream = rng.integers(0, 5, int(rng.integers(1, 20))).tolist()
+    rounds = _rounds(slot_stream)
+    n = int(rng.integers(0, 60))
+    tracks = Detections(
+        rng.uniform(0, 100, (n, 4)),
+        rng.random(n),
+        rng.integers(0, 3, n),
+        rng.integers(0, len(slot_stream), n).astype(np.int32),
+        rng.integers(1, 1000, n),
+    )
+    got = _round_rows(tracks, rounds, len(slot_stream))
+    assert len(got) == len(rounds)
+    for slots, part in zip(rounds, got, strict=True):
+        want = tracks[np.isin(tracks.frame_index, slots)]
+        for name in ("xyxy", "confidence", "class_id", "frame_index", "track_id"):
+            np.testing.assert_array_equal(getattr(part, name), getattr(want, name))
