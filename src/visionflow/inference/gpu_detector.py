@@ -115,6 +115,13 @@ class GpuDetector:
         self._torch = require_torch()
         self._pinned: Any = None
         self._events: list[Any] | None = None
+        # Made once: on a CPU that slept between frames, building the context took
+        # ~60 µs and looking the current stream up ~110 µs of one batch's host time
+        # (H200, batch 1, paced at 30 fps; .notes/predictions.md, 2026-11-22).
+        self._inference_mode = self._torch.inference_mode()
+        self._stream: Any = None
+        self._stream_handle = -1
+        self._raw_stream = getattr(self._torch._C, "_cuda_getCurrentRawStream", None)
 
     @classmethod
     def from_darknet(
@@ -249,12 +256,11 @@ class GpuDetector:
         if not images:
             self.last_timings = StageTimings()
             return Detections.empty()
-        th = self._torch
-        with th.inference_mode():
+        with self._inference_mode:
             events = self._timing_events() if self._cuda else []
             # The stream named: Event.record() without one looks it up through
             # torch.cuda.is_available(), about 40 µs of host time per call.
-            stream = th.cuda.current_stream(self.device) if events else None
+            stream = self._current_stream() if events else None
             self._record(events, 0, stream)
             t0 = time.perf_counter()
             frames = self._on_device(images)
@@ -291,6 +297,20 @@ class GpuDetector:
         formats: list[PixelFormat] = ["nv12" if f.on_device else "rgb" for f in frames]
         return self.detect(images, formats)
 
+    def _current_stream(self) -> Any:
+        """``torch.cuda.current_stream(self.device)``, the same object while its handle
+        (one C call to read) stays current."""
+        th = self._torch
+        if self._raw_stream is None:
+            return th.cuda.current_stream(self.device)
+        if (
+            self._stream is None
+            or self._raw_stream(self._stream.device_index) != self._stream_handle
+        ):
+            self._stream = th.cuda.current_stream(self.device)
+            self._stream_handle = self._stream.cuda_stream
+        return self._stream
+
     @property
     def _cuda(self) -> bool:
         return bool(self.device.type == "cuda")
@@ -317,8 +337,9 @@ class GpuDetector:
     def _on_device(self, images: Sequence[Any]) -> list[torch.Tensor]:
         th = self._torch
         if isinstance(images[0], th.Tensor):
+            index = self.letterbox.device_index  # -1 on the CPU, as Tensor.get_device()
             return [
-                im if im.device == self.device else im.to(self.device, non_blocking=True)
+                im if im.get_device() == index else im.to(self.device, non_blocking=True)
                 for im in images
             ]
         shapes = {im.shape for im in images}

@@ -154,7 +154,8 @@ class DeviceLetterboxer:
         self._graphs: dict[int, _LetterboxGraph] = {}  # by the data_ptr of their output
         # (nv12 shape, frames, graph rows) -> the table rows and geometry of a one-size batch
         self._plans: dict[tuple[tuple[int, ...], int, int], _Plan] = {}
-        self._device_index = device.index if device.type == "cuda" else -1
+        self.device_index = device.index if device.type == "cuda" else -1
+        """The device's number (``cuda:N``), -1 on the CPU: what ``Tensor.get_device()`` says."""
         self._params: dict[tuple[int, int], tuple[float, tuple[int, int], tuple[int, int]]] = {}
         if fused_nv12 and self._kernel is None:
             raise ValueError("fused_nv12=True needs a CUDA device and Triton")
@@ -233,7 +234,7 @@ class DeviceLetterboxer:
             if (
                 frame.shape != shape
                 or frame.dtype != torch.uint8
-                or frame.get_device() != self._device_index
+                or frame.get_device() != self.device_index
                 or frame.stride(1) != 1
             ):
                 return None
