@@ -125,7 +125,10 @@ def _run_side(src: Path, n_streams: int, args: argparse.Namespace) -> dict[str, 
 
 
 def _baseline_src(ref: str, into: Path) -> Path:
-    """``git archive ref src`` unpacked under ``into``; returns its ``src``."""
+    """``git archive ref src`` unpacked under ``into``; returns its ``src``. A directory
+    ``ref`` is taken as that src (a machine whose copy has no usable .git)."""
+    if Path(ref).is_dir():
+        return Path(ref).resolve()
     archive = into / "src.tar"
     with archive.open("wb") as out:
         subprocess.run(["git", "archive", ref, "src"], cwd=HERE.parent, stdout=out, check=True)
@@ -200,7 +203,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--baseline", help="git ref to compare with (A/B)")
+    parser.add_argument("--baseline", help="git ref (or a src directory) to compare with (A/B)")
     parser.add_argument("--quick", action="store_true", help="64 streams, few batches")
     parser.add_argument("--batch", type=int, default=64, help="frames a batch")
     parser.add_argument("--batches", type=int, default=None, help="timed batches a hub")
