@@ -128,7 +128,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         nvdec_mode="auto",
         switch_interval_ms=0.0,
         idle_spin_ms=args.idle_spin_ms,
-        arrival_poll_ms=args.arrival_poll_ms,
     )
     with tempfile.TemporaryDirectory() as out:
         pipeline = Pipeline(pipeline_config(settings, 0, Path(out)))
@@ -161,7 +160,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "label": args.label,
         "idle_spin_ms": args.idle_spin_ms,
-        "arrival_poll_ms": args.arrival_poll_ms,
         "batches": len(rows),
         "segments": segments,
         "detector_steps": steps,
@@ -177,9 +175,6 @@ def main() -> None:
     parser.add_argument("--skip", type=int, default=60, help="batches left out at the start")
     parser.add_argument("--label", default="run")
     parser.add_argument("--idle-spin-ms", type=float, default=0.0, help="runtime.idle_spin_ms")
-    parser.add_argument(
-        "--arrival-poll-ms", type=float, default=None, help="runtime.arrival_poll_ms (auto)"
-    )
     parser.add_argument("--out", type=Path, required=True, help="JSON file the run is appended to")
     args = parser.parse_args()
     _instrument(marks)

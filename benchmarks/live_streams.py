@@ -148,11 +148,6 @@ def pipeline_config(args: argparse.Namespace, port: int, out: Path) -> Any:
                 "gil_switch_interval_ms": args.switch_interval_ms or "auto",
                 # only when set, so that commits without the option run too
                 **({"idle_spin_ms": args.idle_spin_ms} if args.idle_spin_ms else {}),
-                **(
-                    {"arrival_poll_ms": args.arrival_poll_ms}
-                    if getattr(args, "arrival_poll_ms", None) is not None
-                    else {}
-                ),
             },
         }
     )
@@ -451,12 +446,6 @@ def main() -> None:
         type=float,
         default=0.0,
         help="runtime.idle_spin_ms: the inference thread polls this long after a batch",
-    )
-    parser.add_argument(
-        "--arrival-poll-ms",
-        type=float,
-        default=None,
-        help="runtime.arrival_poll_ms (default: the config's auto, 2 ms on the GPU)",
     )
     parser.add_argument(
         "--processes",

@@ -30,10 +30,6 @@ from visionflow.types import Frame, FrameBatch
 
 DEFAULT_LIVE_CAPACITY = 2
 """Frames a live lane holds before it drops the oldest."""
-_INTERVAL_WEIGHT = 0.125
-"""Weight of the newest gap in the moving average of the time between puts."""
-_MAX_EXPECTED_INTERVAL_S = 1.0
-"""Longer average gaps between puts (a stalled or very slow source) expect nothing."""
 
 
 @dataclass
@@ -64,14 +60,6 @@ class FrameBatcher:
             so a frame that comes within ``spin_s`` meets a warm CPU instead
             of one that must wake up; the cost is that core, busy while it
             polls. Each poll releases the GIL.
-        poll_lead_s: poll from this long before the next frame is expected
-            until this long after (0: never). The expectation is the last
-            :meth:`put` plus the recent interval between puts (a moving
-            average), so a stream that comes at a steady rate, one 30 fps
-            camera, meets a consumer that is polling and awake, for about
-            ``2 * poll_lead_s`` of a core per frame interval (the consumer
-            sleeps the rest of it); a frame that comes outside the window
-            still wakes the sleeping consumer as before.
 
     A :meth:`put` that wakes a consumer idle in :meth:`next_batch` then
     sleeps for zero seconds: that releases the GIL to the consumer at once,
@@ -93,7 +81,6 @@ class FrameBatcher:
         live_capacity: int = DEFAULT_LIVE_CAPACITY,
         stay_open: bool = False,
         spin_s: float = 0.0,
-        poll_lead_s: float = 0.0,
     ) -> None:
         if max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {max_batch_size}")
@@ -103,17 +90,12 @@ class FrameBatcher:
             raise ValueError(f"live_capacity must be >= 1, got {live_capacity}")
         if spin_s < 0:
             raise ValueError(f"spin_s must be >= 0, got {spin_s}")
-        if poll_lead_s < 0:
-            raise ValueError(f"poll_lead_s must be >= 0, got {poll_lead_s}")
         self.max_batch_size = max_batch_size
         self.timeout_s = timeout_s
         self._capacity = capacity or max(2, max_batch_size)
         self._live_capacity = live_capacity
         self._stay_open = stay_open
         self.spin_s = spin_s
-        self.poll_lead_s = poll_lead_s
-        self._last_put_at = -math.inf  # monotonic s of the last put
-        self._put_interval_s = math.inf  # moving average of the time between puts
         self._changes = 0  # bumped by every notify: what a polling consumer watches
         self._released_at = -math.inf  # monotonic s when next_batch last returned frames
         self._closed_at: float | None = None
@@ -173,22 +155,11 @@ class FrameBatcher:
                     return False
                 self._cond.wait(remaining)
             lane.frames.append(frame)
-            self._count_put()
             self._notify()
             woke_idle = self._idle_consumers > 0
         if woke_idle and self.YIELD_TO_IDLE_CONSUMER:
             time.sleep(0)  # let the woken consumer take the GIL now (see the class docstring)
         return True
-
-    def _count_put(self) -> None:
-        """Update the expected interval between puts (lock held)."""
-        now = time.monotonic()
-        gap = now - self._last_put_at
-        self._last_put_at = now
-        if math.isinf(self._put_interval_s):
-            self._put_interval_s = gap  # inf on the first put: the second sets it
-        else:
-            self._put_interval_s += _INTERVAL_WEIGHT * (gap - self._put_interval_s)
 
     def end(self, stream_id: str, timeout_s: float | None = None) -> bool:
         """Mark ``stream_id`` finished; its queued frames are still delivered.
@@ -323,11 +294,11 @@ class FrameBatcher:
     def _wait_for_first(self, idle_timeout_s: float | None) -> bool:
         """Wait until a frame is queued; ``False`` when the batcher is done.
 
-        Until ``spin_s`` after the last batch was released, and within
-        ``poll_lead_s`` of the next expected put, the wait polls
-        (:meth:`_spin`); otherwise it sleeps.
+        Until ``spin_s`` after the last batch was released the wait polls
+        (:meth:`_spin`); after that it sleeps.
         """
         deadline = None if idle_timeout_s is None else time.monotonic() + idle_timeout_s
+        spin_until = self._released_at + self.spin_s
         while not self._any_queued():
             if self._done():
                 return False
@@ -337,31 +308,15 @@ class FrameBatcher:
                 return True
             if self._closed_at is not None:  # wake up to notice the grace deadline
                 remaining = min(remaining or 0.1, 0.1)
-            poll_from, poll_until = self._poll_window(now)
             self._idle_consumers += 1
             try:
-                if poll_from <= now < poll_until:
-                    self._spin(poll_until if deadline is None else min(poll_until, deadline))
-                elif now < poll_from < math.inf:  # sleep until the window opens (or a put)
-                    self._cond.wait(
-                        poll_from - now if remaining is None else min(remaining, poll_from - now)
-                    )
+                if now < spin_until:
+                    self._spin(spin_until if deadline is None else min(spin_until, deadline))
                 else:
                     self._cond.wait(remaining)
             finally:
                 self._idle_consumers -= 1
         return True
-
-    def _poll_window(self, now: float) -> tuple[float, float]:
-        """``(from, until)`` monotonic s in which the waiting consumer polls: the spin
-        after the last release, else the window around the next expected put; ``inf``
-        for none."""
-        if now < self._released_at + self.spin_s:
-            return self._released_at, self._released_at + self.spin_s
-        if self.poll_lead_s > 0 and self._put_interval_s < _MAX_EXPECTED_INTERVAL_S:
-            expected = self._last_put_at + self._put_interval_s
-            return expected - self.poll_lead_s, expected + self.poll_lead_s
-        return math.inf, math.inf
 
     def _spin(self, until: float) -> None:
         """Poll until something changes or ``until`` (monotonic s): lock released, GIL yielded."""

@@ -174,7 +174,6 @@ class RuntimeConfig(_Model):
     gil_switch_interval_ms: Literal["auto"] | Annotated[float, Field(gt=0.0, le=100.0)] = "auto"
     nvdec_mode: Literal["auto", "packet", "threaded"] = "auto"
     idle_spin_ms: Annotated[float, Field(ge=0.0, le=1000.0)] = 0.0
-    arrival_poll_ms: Literal["auto"] | Annotated[float, Field(ge=0.0, le=100.0)] = "auto"
     freeze_gc: bool = True
     processes: Annotated[int, Field(ge=1, le=64)] = 1
 

@@ -66,8 +66,6 @@ _INLINE_MAX_FRAMES = 4
 and their events written on the finishing thread when the event thread is idle."""
 _GPU_SWITCH_INTERVAL_MS = 1.0
 """GIL switch interval on the GPU path (measured: see ``runtime.gil_switch_interval_ms``)."""
-_GPU_ARRIVAL_POLL_MS = 2.0
-"""``runtime.arrival_poll_ms`` on the GPU path (see ``default.yaml``)."""
 
 BatchCallback = Callable[[FrameBatch, Detections, Detections], None]
 
@@ -178,7 +176,6 @@ class Pipeline:
             live_capacity=runtime.live_queue_frames,
             stay_open=self._stay_open,
             spin_s=runtime.idle_spin_ms / 1e3,
-            poll_lead_s=_arrival_poll_ms(runtime.arrival_poll_ms, comps.device) / 1e3,
         )
         for stream_id, source in comps.sources.items():
             self._records[stream_id] = record = StreamRecord(stream_id, source)
@@ -613,13 +610,6 @@ class Pipeline:
             if self.state in (PipelineState.RUNNING, PipelineState.STOPPING):
                 self.state = PipelineState.FINISHED
             self._done.set()
-
-
-def _arrival_poll_ms(setting: float | str, device: str) -> float:
-    """``runtime.arrival_poll_ms``: auto = :data:`_GPU_ARRIVAL_POLL_MS` on the GPU, 0 on the CPU."""
-    if setting == "auto":
-        return _GPU_ARRIVAL_POLL_MS if device.startswith("cuda") else 0.0
-    return float(setting)
 
 
 def only_streams(
